@@ -1,0 +1,44 @@
+# The two commands of README.md:
+#   make run   - install tools if missing, build fpgactl, doctor, lint, compile the example rules, unit tests
+#   make test  - install tools if missing, go vet + go test, lint, unit tests
+SHELL   := /bin/bash
+GO      ?= go
+BIN     := bin/fpgactl
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+# Extra flags for `fpgactl test unit`, e.g. make test UNIT_FLAGS='--width 64'
+UNIT_FLAGS ?=
+
+.PHONY: run test deps build lint unit gotest clean
+
+run: deps build
+	$(BIN) doctor
+	$(BIN) lint
+	$(BIN) rules compile tests/rules/example.yaml
+	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+
+test: deps build gotest
+	$(BIN) lint
+	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+
+deps:
+	scripts/install-deps.sh
+
+# Always rebuilt; the Go build cache makes it cheap.
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fpgactl
+
+gotest:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+lint: build
+	$(BIN) lint
+
+unit: build
+	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+
+clean:
+	rm -rf bin .fpgactl

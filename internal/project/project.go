@@ -1,0 +1,246 @@
+// Package project loads and validates fpgactl.yaml, the per-repository settings
+// file described in docs/settings.md.
+//
+// Decoding is strict: the YAML is walked node by node so that an unknown key or a
+// bad value is reported as "file:line: field.path: what is wrong (what is allowed)".
+package project
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// FileName is the settings file searched for upward from the working directory.
+const FileName = "fpgactl.yaml"
+
+// Supported values, shared by validation and documentation.
+var (
+	SupportedWidths = []int{64, 512}
+	SupportedFlows  = []string{"open", "vivado", "quartus"}
+)
+
+// Settings is a decoded and validated fpgactl.yaml.
+type Settings struct {
+	// Path is the settings file as it was opened; Root is its directory. Every
+	// relative path in the file is relative to Root.
+	Path string
+	Root string
+
+	Designs []Design
+	Targets []Target
+	Runners Runners
+	Lab     Lab
+	Store   Store
+	// WorkDir holds caches and reports (default .fpgactl), relative to Root unless absolute.
+	WorkDir string
+}
+
+// Design is one RTL design: its top module, sources, testbenches and widths.
+type Design struct {
+	Name string
+	Top  string
+	// RTL and Testbenches are glob patterns relative to Settings.Root.
+	RTL         []string
+	Testbenches []string
+	// Include directories passed to tools as -I (default: the directories of the RTL globs).
+	Include []string
+	Widths  []int
+	// Parameters are extra top-level parameters (e.g. NUM_RULES) with integer values.
+	Parameters map[string]int
+	// UnitFlags are extra Verilator flags for unit-test builds (e.g. to lower the
+	// C++ optimization of very large testbenches).
+	UnitFlags []string
+	Line      int
+}
+
+// Target is a build target (place and route of a design for one device).
+type Target struct {
+	Name     string
+	Design   string
+	Flow     string
+	Device   string
+	ClockMHz float64
+	Width    int
+	Line     int
+}
+
+// Runners says where long jobs may run.
+type Runners struct {
+	Local     LocalRunner
+	SSH       []SSHHost
+	OpenStack *OpenStack
+}
+
+// LocalRunner runs jobs as local processes.
+type LocalRunner struct {
+	// Jobs is the parallelism; 0 means the number of CPU cores.
+	Jobs int
+}
+
+// SSHHost is a build host reached over SSH.
+type SSHHost struct {
+	Name    string
+	Address string
+	User    string
+	Jobs    int
+}
+
+// OpenStack names the cloud (an entry of clouds.yaml) where build instances start.
+type OpenStack struct {
+	Cloud  string
+	Flavor string
+	Image  string
+}
+
+// Lab is the lab reservation service.
+type Lab struct {
+	URL string
+}
+
+// Store is where build artifacts and releases are kept.
+type Store struct {
+	Path string
+}
+
+// ErrNotFound is returned by Find when no settings file exists upward.
+var ErrNotFound = errors.New("no " + FileName + " found in this directory or any parent; run fpgactl from inside the repository or pass --project FILE")
+
+// Find returns the path of the nearest fpgactl.yaml in dir or one of its parents.
+func Find(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(abs, FileName)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			return "", ErrNotFound
+		}
+		abs = parent
+	}
+}
+
+// Load reads and validates the settings file at path.
+func Load(path string) (*Settings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("project settings %s do not exist; create it (see docs/settings.md) or pass --project FILE", path)
+		}
+		return nil, fmt.Errorf("reading project settings: %w", err)
+	}
+	s, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Parse decodes settings from data; path is used for error messages and as the root.
+func Parse(path string, data []byte) (*Settings, error) {
+	s, err := decode(path, data)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	s.Path = path
+	s.Root = filepath.Dir(abs)
+	return s, nil
+}
+
+// Abs resolves p against the project root.
+func (s *Settings) Abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(s.Root, p)
+}
+
+// WorkPath is the absolute work directory.
+func (s *Settings) WorkPath() string { return s.Abs(s.WorkDir) }
+
+// StorePath is the absolute store directory.
+func (s *Settings) StorePath() string { return s.Abs(s.Store.Path) }
+
+// Design returns the design with the given name.
+func (s *Settings) Design(name string) (*Design, bool) {
+	for i := range s.Designs {
+		if s.Designs[i].Name == name {
+			return &s.Designs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Glob expands patterns relative to root, sorted and without duplicates.
+// A pattern that matches nothing is not an error (the caller decides).
+func Glob(root string, patterns []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range patterns {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("bad glob %q: %w", p, err)
+		}
+		for _, f := range m {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// RTLFiles returns the design's RTL sources (absolute paths).
+func (s *Settings) RTLFiles(d *Design) ([]string, error) { return Glob(s.Root, d.RTL) }
+
+// TestbenchFiles returns the design's testbench sources (absolute paths).
+func (s *Settings) TestbenchFiles(d *Design) ([]string, error) { return Glob(s.Root, d.Testbenches) }
+
+// IncludeDirs returns the absolute include directories of a design.
+func (s *Settings) IncludeDirs(d *Design) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		p = s.Abs(p)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	if len(d.Include) > 0 {
+		for _, p := range d.Include {
+			add(p)
+		}
+		return out
+	}
+	for _, g := range d.RTL {
+		add(filepath.Dir(g))
+	}
+	return out
+}
+
+func joinInts(v []int) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the external tools fpgactl needs for lint and unit tests on Debian 12:
+# verilator (5.x, for --binary --timing), iverilog, yosys.
+# Idempotent: does nothing (not even apt-get update) when all are present.
+set -euo pipefail
+
+need=()
+command -v verilator >/dev/null 2>&1 || need+=(verilator)
+command -v iverilog  >/dev/null 2>&1 || need+=(iverilog)
+command -v yosys     >/dev/null 2>&1 || need+=(yosys)
+# make and a C++ compiler are what verilator --binary builds with.
+command -v make      >/dev/null 2>&1 || need+=(make)
+command -v g++       >/dev/null 2>&1 || need+=(g++)
+
+if ((${#need[@]})); then
+  echo "install-deps: installing ${need[*]}"
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "install-deps: need root to run apt-get; run as root or install: ${need[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+else
+  echo "install-deps: verilator, iverilog, yosys, make, g++ already installed"
+fi
+
+# Verilator 5 is required: --binary and --timing do not exist in 4.x.
+vv=$(verilator --version | awk '{print $2}')
+if [[ ${vv%%.*} -lt 5 ]]; then
+  echo "install-deps: verilator $vv is too old; fpgactl needs 5.0 or newer (Debian 12 ships 5.006)" >&2
+  exit 1
+fi
+echo "install-deps: verilator $vv, $(iverilog -V 2>&1 | head -n1), $(yosys -V)"
