@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the external tools fpgactl needs for lint and unit tests on Debian 12:
-# verilator (5.x, for --binary --timing), iverilog, yosys.
+# verilator (5.x, for --binary --timing), iverilog, yosys, and ccache for Verilator's C++.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 set -euo pipefail
 
@@ -11,6 +11,10 @@ command -v yosys     >/dev/null 2>&1 || need+=(yosys)
 # make and a C++ compiler are what verilator --binary builds with.
 command -v make      >/dev/null 2>&1 || need+=(make)
 command -v g++       >/dev/null 2>&1 || need+=(g++)
+# --trace-fst compiles Verilator's FST writer, which needs zlib's headers.
+dpkg -s zlib1g-dev   >/dev/null 2>&1 || need+=(zlib1g-dev)
+# ccache makes an unchanged testbench rebuild in seconds in a fresh clone (CI).
+command -v ccache    >/dev/null 2>&1 || need+=(ccache)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}"
@@ -27,7 +31,7 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-  echo "install-deps: verilator, iverilog, yosys, make, g++ already installed"
+  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache already installed"
 fi
 
 # Verilator 5 is required: --binary and --timing do not exist in 4.x.

@@ -16,14 +16,16 @@ module pf_axil_regs #(
     parameter int ADDR_WIDTH = 20,
     // AXI4-Stream data width of the filter, reported in CONFIG[15:0]
     parameter int DATA_WIDTH_PARAM = 64,
-    // Number of rules (1..1536 for the rule window; >= 5 so a counter index can name total 4)
+    // Number of rules (1..1536, the size of the rule window)
     parameter int NUM_RULES = 64,
     // Largest accepted frame in bytes, reported in GEOMETRY[15:0]
     parameter int MAX_FRAME_BYTES = 1518,
     // Input-to-output delay of the filter in cycles, reported in GEOMETRY[31:16]
     parameter int LATENCY = 0,
     // Width of a rule index (derived, do not override)
-    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1
+    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
+    // Width of the counter read index: a rule, or a total 0..4, so at least 3 bits
+    localparam int CNT_IDX_W = (RULE_IDX_W > 3) ? RULE_IDX_W : 3
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -67,7 +69,7 @@ module pf_axil_regs #(
 
     // Counters
     output wire logic                  cnt_rd_is_rule,
-    output wire logic [RULE_IDX_W-1:0] cnt_rd_index,
+    output wire logic [CNT_IDX_W-1:0]  cnt_rd_index,
     output wire logic                  cnt_rd_bytes,
     input  wire logic [63:0]           cnt_rd_value,
     input  wire logic [15:0]           swap_count
@@ -86,11 +88,10 @@ localparam int COUNT_BASE = 32'h40000;
 localparam int NUM_TOTALS = 5;
 
 initial begin
-    if (NUM_RULES < 5 || NUM_RULES > 1536) begin
-        $fatal(1, "%m: NUM_RULES must be 5..1536 (got %0d): the rule window holds 1536 rules and a counter index must reach total 4",
-            NUM_RULES);
+    if (NUM_RULES < 1 || NUM_RULES > 1536) begin
+        $fatal(1, "%m: NUM_RULES must be 1..1536 (got %0d): the rule window holds 1536 rules", NUM_RULES);
     end
-    if (RULE_IDX_W != $clog2(NUM_RULES)) begin
+    if (RULE_IDX_W != ((NUM_RULES > 1) ? $clog2(NUM_RULES) : 1)) begin
         $fatal(1, "%m: RULE_IDX_W is derived from NUM_RULES, do not override it");
     end
     if (ADDR_WIDTH < 19 || ADDR_WIDTH > 32 || (64'(COUNT_BASE) + 64'(16 * NUM_RULES)) > (64'd1 << ADDR_WIDTH)) begin
@@ -309,7 +310,7 @@ assign rd_high  = ar_addr_reg[2];     // +4 / +C
 assign tbl_rd_rule    = rule_of_word_addr(ar_addr_reg);
 assign tbl_rd_word    = ar_addr_reg[6:2];
 assign cnt_rd_is_rule = rd_kind == REG_RULE_COUNT;
-assign cnt_rd_index   = cnt_rd_is_rule ? rule_of_count_addr(ar_addr_reg) : RULE_IDX_W'(rd_total);
+assign cnt_rd_index   = cnt_rd_is_rule ? CNT_IDX_W'(rule_of_count_addr(ar_addr_reg)) : CNT_IDX_W'(rd_total);
 assign cnt_rd_bytes   = ar_addr_reg[3];
 
 assign hi_latch_hit    = hi_latch_valid_reg && hi_latch_addr_reg == ar_addr_reg[ADDR_WIDTH-1:3];

@@ -10,10 +10,12 @@
 `default_nettype none
 
 module pf_counters #(
-    // Number of rules with their own counters (>= 5 so rd_index can name total 4)
+    // Number of rules with their own counters (1..1536)
     parameter int NUM_RULES = 64,
     // Width of a rule index (derived, do not override)
-    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1
+    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
+    // Width of the read index: a rule, or a total 0..4, so at least 3 bits
+    localparam int CNT_IDX_W = (RULE_IDX_W > 3) ? RULE_IDX_W : 3
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -32,7 +34,7 @@ module pf_counters #(
 
     // Read port
     input  wire logic                  rd_is_rule,
-    input  wire logic [RULE_IDX_W-1:0] rd_index,      // rule, or total 0 in .. 4 malformed
+    input  wire logic [CNT_IDX_W-1:0]  rd_index,      // rule, or total 0 in .. 4 malformed
     input  wire logic                  rd_bytes,      // 0 packets, 1 bytes
     output wire logic [63:0]           rd_value
 );
@@ -45,10 +47,10 @@ localparam int TOT_POLICED   = 3;
 localparam int TOT_MALFORMED = 4;
 
 initial begin
-    if (NUM_RULES < 5) begin
-        $fatal(1, "%m: NUM_RULES must be at least 5 (got %0d) so rd_index can select total 4", NUM_RULES);
+    if (NUM_RULES < 1 || NUM_RULES > 1536) begin
+        $fatal(1, "%m: NUM_RULES must be 1..1536 (got %0d)", NUM_RULES);
     end
-    if (RULE_IDX_W != $clog2(NUM_RULES)) begin
+    if (RULE_IDX_W != ((NUM_RULES > 1) ? $clog2(NUM_RULES) : 1)) begin
         $fatal(1, "%m: RULE_IDX_W is derived from NUM_RULES, do not override it");
     end
 end
@@ -65,11 +67,13 @@ always_comb begin
     total_inc[TOT_MALFORMED] = in_valid && in_malformed;
 end
 
-// Counter k (total or rule) lives at [64*k +: 64] of the flat vectors
-logic [NUM_TOTALS*64-1:0] total_pkts_flat;
-logic [NUM_TOTALS*64-1:0] total_bytes_flat;
-logic [NUM_RULES*64-1:0]  rule_pkts_flat;
-logic [NUM_RULES*64-1:0]  rule_bytes_flat;
+// Counter k (total or rule) is element k of these arrays, for the read mux.
+// They are wires (one element per generate block), not memories: mem2reg
+// tells yosys so.
+(* mem2reg *) logic [63:0] total_pkts_arr [NUM_TOTALS];
+(* mem2reg *) logic [63:0] total_bytes_arr [NUM_TOTALS];
+(* mem2reg *) logic [63:0] rule_pkts_arr [NUM_RULES];
+(* mem2reg *) logic [63:0] rule_bytes_arr [NUM_RULES];
 
 for (genvar k = 0; k < NUM_TOTALS; k++) begin : g_total
     logic [63:0] pkts_reg = '0;
@@ -89,8 +93,8 @@ for (genvar k = 0; k < NUM_TOTALS; k++) begin : g_total
         end
     end
 
-    assign total_pkts_flat[64*k +: 64]  = pkts_reg;
-    assign total_bytes_flat[64*k +: 64] = bytes_reg;
+    assign total_pkts_arr[k]  = pkts_reg;
+    assign total_bytes_arr[k] = bytes_reg;
 end
 
 for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
@@ -111,25 +115,27 @@ for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
         end
     end
 
-    assign rule_pkts_flat[64*r +: 64]  = pkts_reg;
-    assign rule_bytes_flat[64*r +: 64] = bytes_reg;
+    assign rule_pkts_arr[r]  = pkts_reg;
+    assign rule_bytes_arr[r] = bytes_reg;
 end
 
-logic [63:0] rd_value_mux;
+logic [63:0]           rd_value_mux;
+logic [RULE_IDX_W-1:0] rd_rule;
 
+// The rule bits of the index (the range check below looks at all of them)
+assign rd_rule = RULE_IDX_W'(rd_index);
+
+// Indexes past the last rule or total read 0
 always_comb begin
     rd_value_mux = '0;
     if (rd_is_rule) begin
-        for (int r = 0; r < NUM_RULES; r++) begin
-            if (rd_index == RULE_IDX_W'(r)) begin
-                rd_value_mux = rd_bytes ? rule_bytes_flat[64*r +: 64] : rule_pkts_flat[64*r +: 64];
-            end
+        if (32'(rd_index) < 32'(NUM_RULES)) begin
+            rd_value_mux = rd_bytes ? rule_bytes_arr[rd_rule] : rule_pkts_arr[rd_rule];
         end
     end else begin
-        // Indexes past the last total read 0
         for (int k = 0; k < NUM_TOTALS; k++) begin
-            if (rd_index == RULE_IDX_W'(k)) begin
-                rd_value_mux = rd_bytes ? total_bytes_flat[64*k +: 64] : total_pkts_flat[64*k +: 64];
+            if (rd_index == CNT_IDX_W'(k)) begin
+                rd_value_mux = rd_bytes ? total_bytes_arr[k] : total_pkts_arr[k];
             end
         end
     end

@@ -76,6 +76,8 @@ module pf_filter #(
 localparam int BEAT_BYTES      = DATA_WIDTH / 8;
 localparam int HDR_BYTES       = 96;
 localparam int RULE_IDX_W      = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1;
+// Counter read index: a rule, or a total 0..4 (pf_counters / pf_axil_regs)
+localparam int CNT_IDX_W       = (RULE_IDX_W > 3) ? RULE_IDX_W : 3;
 // Beats of the longest parsed frame
 localparam int MAX_BEATS       = (MAX_FRAME_BYTES + BEAT_BYTES - 1) / BEAT_BYTES;
 // Cycles from a frame's deciding beat to its verdict being usable by the FIFO
@@ -257,7 +259,7 @@ logic [RULE_IDX_W-1:0] tbl_wr_rule, tbl_rd_rule;
 logic [4:0]            tbl_wr_word, tbl_rd_word;
 logic [31:0]           tbl_wr_data, tbl_rd_data;
 logic                  cnt_rd_is_rule, cnt_rd_bytes;
-logic [RULE_IDX_W-1:0] cnt_rd_index;
+logic [CNT_IDX_W-1:0]  cnt_rd_index;
 logic [63:0]           cnt_rd_value;
 logic [15:0]           swap_count;
 
@@ -311,16 +313,13 @@ pf_axil_regs #(
 // ---------------------------------------------------------------------------
 // Rule table (lookup d+2 -> result d+3). Malformed frames are not looked up.
 // ---------------------------------------------------------------------------
-logic                  lk_out_valid, lk_out_hit, lk_out_police_bytes, lk_out_epoch;
+logic                  lk_out_valid, lk_out_hit, lk_out_police_bytes;
+logic [15:0]           lk_out_epoch;
 logic [RULE_IDX_W-1:0] lk_out_idx;
 logic [1:0]            lk_out_action;
 logic [39:0]           lk_out_rate;
 logic [31:0]           lk_out_burst;
-// The policer follows the epoch each lookup actually used (lk_out_epoch); the
-// live epoch is only needed by other integrations
-/* verilator lint_off UNUSEDSIGNAL */
-logic                  table_epoch;
-/* verilator lint_on UNUSEDSIGNAL */
+// The policer follows the epoch (swap count) each lookup actually used
 
 pf_rule_table #(
     .NUM_RULES (NUM_RULES)
@@ -336,7 +335,6 @@ pf_rule_table #(
     .cfg_rd_data         (tbl_rd_data),
     .swap_req            (swap_req),
     .swap_count          (swap_count),
-    .epoch               (table_epoch),
     .lk_valid            (p_valid_reg && !p_malformed_reg),
     .p_is_ipv4           (p_is_ipv4_reg),
     .p_is_ipv6           (p_is_ipv6_reg),

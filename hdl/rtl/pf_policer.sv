@@ -4,6 +4,8 @@
 // written back within one cycle, so a frame every cycle is handled correctly
 // even when consecutive frames hit the same rule. The verdict is registered.
 // A change of in_epoch (a new table became active) un-primes every bucket.
+// The epoch is the rule table's 16-bit swap count, so any number of swaps
+// between two police frames (short of a multiple of 2^16) is seen as a change.
 
 `resetall
 `timescale 1ns / 1ps
@@ -21,7 +23,7 @@ module pf_policer #(
     // A frame that hit police rule in_idx, with the rule's configuration
     input  wire logic                  in_valid,
     input  wire logic [RULE_IDX_W-1:0] in_idx,
-    input  wire logic                  in_epoch,
+    input  wire logic [15:0]           in_epoch,        // swap count of the table used
     input  wire logic                  in_police_bytes,
     input  wire logic [39:0]           in_rate,
     input  wire logic [31:0]           in_burst,
@@ -47,7 +49,7 @@ end
 logic [63:0]          tokens_mem [NUM_RULES];
 logic [63:0]          last_ns_mem [NUM_RULES];
 logic [NUM_RULES-1:0] primed_reg = '0;
-logic                 epoch_reg = 1'b0;
+logic [15:0]          epoch_reg = '0;
 
 logic        cur_primed;
 logic [63:0] cur_tokens;
@@ -100,7 +102,7 @@ always_ff @(posedge clk) begin
     if (rst) begin
         out_valid_reg <= 1'b0;
         primed_reg    <= '0;
-        epoch_reg     <= 1'b0;
+        epoch_reg     <= '0;
     end
 end
 

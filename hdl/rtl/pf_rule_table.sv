@@ -31,10 +31,10 @@ module pf_rule_table #(
     input  wire logic [4:0]            cfg_rd_word,
     output wire logic [31:0]           cfg_rd_data,
 
-    // Swap: active <= shadow on the clock edge where swap_req is high
+    // Swap: active <= shadow on the clock edge where swap_req is high; the
+    // swap count (mod 2^16) names the active table and is the policer's epoch
     input  wire logic                  swap_req,
     output wire logic [15:0]           swap_count,
-    output wire logic                  epoch,
 
     // Lookup request: parsed fields of a well-formed frame
     input  wire logic                  lk_valid,
@@ -64,11 +64,11 @@ module pf_rule_table #(
     output wire logic                  lk_out_police_bytes,
     output wire logic [39:0]           lk_out_rate,
     output wire logic [31:0]           lk_out_burst,
-    output wire logic                  lk_out_epoch
+    output wire logic [15:0]           lk_out_epoch   // swap count of the table used
 );
 
-// Rule words 0..24 of SPEC §6, kept as one flat vector per rule: word w is
-// bits [32*w +: 32], which puts the 128-bit address/mask fields (w9..w12 etc.,
+// Rule words 0..24 of SPEC §6, kept as one vector per rule: word w is bits
+// [32*w +: 32], which puts the 128-bit address/mask fields (w9..w12 etc.,
 // least significant word first) in contiguous bits.
 localparam int RULE_WORDS = 25;
 localparam int RULE_BITS  = RULE_WORDS * 32;
@@ -95,7 +95,7 @@ localparam int B_LEN_LO       = 5*32;
 localparam int B_LEN_HI       = 5*32 + 16;
 localparam int B_RATE         = 6*32;  // 40 bits over words 6 and 7
 localparam int B_BURST        = 8*32;
-localparam int B_SRC_ADDR     = 9*32;
+localparam int B_SRC_ADDR     = 9*32;  // 128-bit fields: least significant word first
 localparam int B_SRC_MASK     = 13*32;
 localparam int B_DST_ADDR     = 17*32;
 localparam int B_DST_MASK     = 21*32;
@@ -110,36 +110,44 @@ initial begin
 end
 
 logic [15:0] swap_count_reg = '0;
-logic        epoch_reg = 1'b0;
 
 assign swap_count = swap_count_reg;
-assign epoch      = epoch_reg;
 
 always_ff @(posedge clk) begin
     if (swap_req) begin
         swap_count_reg <= swap_count_reg + 16'd1;
-        epoch_reg      <= !epoch_reg;
     end
     if (rst) begin
         swap_count_reg <= '0;
-        epoch_reg      <= 1'b0;
     end
 end
 
-// Flat views of both tables, rule r at [RULE_BITS*r +: RULE_BITS]
-logic [NUM_RULES*RULE_BITS-1:0] shadow_flat;
-logic [NUM_RULES*RULE_BITS-1:0] active_flat;
-// Per-rule match of the frame under lookup against the active table
-logic [NUM_RULES-1:0]           rule_match;
+// Each rule's shadow and active copy live in its own generate block as one
+// RULE_BITS vector (word w at bits [32*w +: 32]). What leaves a block is
+// narrow: its match bit, the word the read port selects and the fields of a
+// winning rule. No NUM_RULES*RULE_BITS-wide vector is ever formed, which would
+// make a simulator copy the whole table around every cycle.
+localparam int WIN_BITS = 2 + 1 + 40 + 32;   // action, police_bytes, rate, burst
+
+// Rule words 25..31 and rule numbers NUM_RULES..2^RULE_IDX_W-1 are not stored
+logic       rd_in_range;
+logic [4:0] rd_word;
+logic [4:0] wr_word;
+
+assign rd_in_range = 32'(cfg_rd_rule) < 32'(NUM_RULES) && cfg_rd_word < 5'(RULE_WORDS);
+assign rd_word     = (cfg_rd_word < 5'(RULE_WORDS)) ? cfg_rd_word : 5'd0;
+assign wr_word     = (cfg_wr_word < 5'(RULE_WORDS)) ? cfg_wr_word : 5'd0;
 
 // Word decode of the write port, shared by all rules
-logic [RULE_WORDS-1:0] wr_word_sel;
+logic wr_word_ok;
+assign wr_word_ok = cfg_wr_en && cfg_wr_word < 5'(RULE_WORDS);
 
-always_comb begin
-    for (int w = 0; w < RULE_WORDS; w++) begin
-        wr_word_sel[w] = cfg_wr_word == 5'(w);
-    end
-end
+// Per-rule outputs of the generate blocks: match of the frame under lookup
+// against the active rule, shadow word at the read address, winner fields.
+// The arrays are wires, not memories: mem2reg tells yosys so.
+logic [NUM_RULES-1:0]              rule_match;
+(* mem2reg *) logic [31:0]         rd_word_arr [NUM_RULES];
+(* mem2reg *) logic [WIN_BITS-1:0] win_arr [NUM_RULES];
 
 for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
     // Shadow words are software-visible, so they all reset to 0. Of the
@@ -149,10 +157,8 @@ for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
     logic [RULE_BITS-1:0] active_reg;
 
     always_ff @(posedge clk) begin
-        for (int w = 0; w < RULE_WORDS; w++) begin
-            if (cfg_wr_en && cfg_wr_rule == RULE_IDX_W'(r) && wr_word_sel[w]) begin
-                shadow_reg[32*w +: 32] <= cfg_wr_data;
-            end
+        if (wr_word_ok && cfg_wr_rule == RULE_IDX_W'(r)) begin
+            shadow_reg[32*wr_word +: 32] <= cfg_wr_data;
         end
         if (rst) begin
             shadow_reg <= '0;
@@ -168,8 +174,9 @@ for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
         end
     end
 
-    assign shadow_flat[RULE_BITS*r +: RULE_BITS] = shadow_reg;
-    assign active_flat[RULE_BITS*r +: RULE_BITS] = active_reg;
+    assign rd_word_arr[r] = shadow_reg[32*rd_word +: 32];
+    assign win_arr[r]     = {active_reg[B_ACTION +: 2], active_reg[B_POLICE_BYTES],
+                             active_reg[B_RATE +: 40], active_reg[B_BURST +: 32]};
 
     // Field views of the active rule
     wire         valid       = active_reg[B_VALID];
@@ -232,36 +239,14 @@ for (genvar r = 0; r < NUM_RULES; r++) begin : g_rule
             2'd2:    frag_ok = p_is_ipv4 && p_is_frag;
             default: frag_ok = p_is_ipv4 && p_is_nonfirst;
         endcase
-
-        rule_match[r] = valid && ipver_ok && src_ok && dst_ok && proto_ok && sport_ok
-                     && dport_ok && tcp_ok && icmp_ok && len_ok && vlan_ok && frag_ok;
     end
+
+    assign rule_match[r] = valid && ipver_ok && src_ok && dst_ok && proto_ok && sport_ok
+                        && dport_ok && tcp_ok && icmp_ok && len_ok && vlan_ok && frag_ok;
 end
 
-// Shadow read-back
-logic [RULE_BITS-1:0] rd_rule_bits;
-logic [31:0]          rd_word_data;
-
-always_comb begin
-    rd_rule_bits = '0;
-    for (int r = 0; r < NUM_RULES; r++) begin
-        if (cfg_rd_rule == RULE_IDX_W'(r)) begin
-            rd_rule_bits = shadow_flat[RULE_BITS*r +: RULE_BITS];
-        end
-    end
-    rd_word_data = '0;
-    for (int w = 0; w < RULE_WORDS; w++) begin
-        if (cfg_rd_word == 5'(w)) begin
-            rd_word_data = rd_rule_bits[32*w +: 32];
-        end
-    end
-end
-
-assign cfg_rd_data = rd_word_data;
-
-// First match wins: isolate the lowest set bit, then AND-OR the winner's
-// fields out of the table (cheaper and shallower than a priority mux chain).
-logic [NUM_RULES-1:0]  lowest_match;
+// First match wins: a priority encoder over the match vector, then a mux of
+// the winner's action and police fields. On a miss the fields read 0.
 logic                  any_match;
 logic [RULE_IDX_W-1:0] win_idx;
 logic [1:0]            win_action;
@@ -270,23 +255,20 @@ logic [39:0]           win_rate;
 logic [31:0]           win_burst;
 
 always_comb begin
-    lowest_match      = rule_match & (~rule_match + NUM_RULES'(1));
-    any_match        = rule_match != '0;
-    win_idx          = '0;
-    win_action       = '0;
-    win_police_bytes = 1'b0;
-    win_rate         = '0;
-    win_burst        = '0;
-    for (int r = 0; r < NUM_RULES; r++) begin
-        if (lowest_match[r]) begin
-            win_idx          = win_idx | RULE_IDX_W'(r);
-            win_action       = win_action | active_flat[RULE_BITS*r + B_ACTION +: 2];
-            win_police_bytes = win_police_bytes | active_flat[RULE_BITS*r + B_POLICE_BYTES];
-            win_rate         = win_rate | active_flat[RULE_BITS*r + B_RATE +: 40];
-            win_burst        = win_burst | active_flat[RULE_BITS*r + B_BURST +: 32];
+    any_match = 1'b0;
+    win_idx   = '0;
+    for (int r = NUM_RULES - 1; r >= 0; r--) begin
+        if (rule_match[r]) begin
+            any_match = 1'b1;
+            win_idx   = RULE_IDX_W'(r);
         end
     end
 end
+
+assign {win_action, win_police_bytes, win_rate, win_burst} = any_match ? win_arr[win_idx] : '0;
+
+// Shadow read-back
+assign cfg_rd_data = rd_in_range ? rd_word_arr[cfg_rd_rule] : 32'd0;
 
 logic                  out_valid_reg = 1'b0;
 logic                  out_hit_reg;
@@ -295,7 +277,7 @@ logic [1:0]            out_action_reg;
 logic                  out_police_bytes_reg;
 logic [39:0]           out_rate_reg;
 logic [31:0]           out_burst_reg;
-logic                  out_epoch_reg;
+logic [15:0]           out_epoch_reg;
 
 always_ff @(posedge clk) begin
     out_valid_reg        <= lk_valid;
@@ -305,8 +287,9 @@ always_ff @(posedge clk) begin
     out_police_bytes_reg <= win_police_bytes;
     out_rate_reg         <= win_rate;
     out_burst_reg        <= win_burst;
-    // The table read this cycle is the one before any swap at this edge
-    out_epoch_reg        <= epoch_reg;
+    // The table read this cycle is the one before any swap at this edge, so
+    // its epoch is the swap count before that swap's increment
+    out_epoch_reg        <= swap_count_reg;
     if (rst) begin
         out_valid_reg <= 1'b0;
     end

@@ -15,6 +15,7 @@ module pf_axil_regs_tb;
 localparam int ADDR_WIDTH = 20;
 localparam int NUM_RULES  = 12;     // not a power of two: rule 12..15 must be unmapped
 localparam int RULE_IDX_W = $clog2(NUM_RULES);
+localparam int CNT_IDX_W  = (RULE_IDX_W > 3) ? RULE_IDX_W : 3;   // counter read index
 localparam int DATA_W     = 512;
 localparam int MAX_FRAME  = 9000;
 localparam int LATENCY    = 157;
@@ -40,7 +41,8 @@ wire  [31:0]           rdata;
 
 wire                   ctrl_default_drop, ctrl_malformed_pass, swap_req, clear_totals, clear_rules;
 wire                   tbl_wr_en;
-wire [RULE_IDX_W-1:0]  tbl_wr_rule, tbl_rd_rule, cnt_rd_index;
+wire [RULE_IDX_W-1:0]  tbl_wr_rule, tbl_rd_rule;
+wire [CNT_IDX_W-1:0]   cnt_rd_index;
 wire [4:0]             tbl_wr_word, tbl_rd_word;
 wire [31:0]            tbl_wr_data;
 wire                   cnt_rd_is_rule, cnt_rd_bytes;

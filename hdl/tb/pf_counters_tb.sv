@@ -6,7 +6,9 @@
 // at a random address and all counters are swept at the end of each phase.
 // Covers every outcome, malformed, per-rule hits, clears (also together with
 // an update), carries past 2^32 and the wrap at 2^64 (counters preloaded
-// through hierarchical writes, simulation only).
+// through hierarchical writes, simulation only). A second instance with only
+// 2 rules (a 1-bit rule index, a 3-bit read index) sees the same frames and
+// must read the same totals and the counters of rules 0 and 1.
 // Plusargs: +seed=N (default 1), +cycles=N, +trace=file.fst
 
 `timescale 1ns / 1ps
@@ -15,6 +17,10 @@ module pf_counters_tb;
 
 localparam int NUM_RULES  = 8;
 localparam int RULE_IDX_W = $clog2(NUM_RULES);
+// Read index of pf_counters: a rule, or a total 0..4
+localparam int CNT_IDX_W  = (RULE_IDX_W > 3) ? RULE_IDX_W : 3;
+// The small instance
+localparam int SMALL_RULES = 2;
 
 logic clk = 1'b0;
 logic rst = 1'b1;
@@ -29,7 +35,7 @@ logic                  in_malformed = 1'b0;
 logic                  clear_totals = 1'b0;
 logic                  clear_rules = 1'b0;
 logic                  rd_is_rule = 1'b0;
-logic [RULE_IDX_W-1:0] rd_index = '0;
+logic [CNT_IDX_W-1:0]  rd_index = '0;
 logic                  rd_bytes = 1'b0;
 wire  [63:0]           rd_value;
 
@@ -38,6 +44,16 @@ pf_counters #(.NUM_RULES(NUM_RULES)) dut (
     .in_outcome(in_outcome), .in_malformed(in_malformed), .clear_totals(clear_totals),
     .clear_rules(clear_rules), .rd_is_rule(rd_is_rule), .rd_index(rd_index), .rd_bytes(rd_bytes),
     .rd_value(rd_value)
+);
+
+wire [63:0] small_rd_value;
+
+pf_counters #(.NUM_RULES(SMALL_RULES)) dut_small (
+    .clk(clk), .rst(rst), .in_valid(in_valid), .in_len(in_len),
+    .in_hit(in_hit && int'(in_idx) < SMALL_RULES), .in_idx(in_idx[0]),
+    .in_outcome(in_outcome), .in_malformed(in_malformed), .clear_totals(clear_totals),
+    .clear_rules(clear_rules), .rd_is_rule(rd_is_rule), .rd_index(3'(rd_index)), .rd_bytes(rd_bytes),
+    .rd_value(small_rd_value)
 );
 
 // ------------------------------------------------------------ model
@@ -86,6 +102,13 @@ always @(posedge clk) begin
             $fatal(1, "read %s %0d %s: expected %0d (0x%h), seen %0d (0x%h)", rd_is_rule ? "rule" : "total",
                 rd_index, rd_bytes ? "bytes" : "packets", expected, expected, rd_value, rd_value);
         end
+        // the small instance: rules past its last read 0
+        if (rd_is_rule && int'(rd_index) >= SMALL_RULES) expected = 64'd0;
+        if (small_rd_value !== expected) begin
+            $fatal(1, "%0d-rule instance: read %s %0d %s: expected %0d (0x%h), seen %0d (0x%h)", SMALL_RULES,
+                rd_is_rule ? "rule" : "total", rd_index, rd_bytes ? "bytes" : "packets", expected, expected,
+                small_rd_value, small_rd_value);
+        end
         n_reads++;
     end
     if (rst) begin
@@ -126,18 +149,18 @@ endfunction
 
 task automatic random_read_address();
     rd_is_rule = rnd_below(2) == 0;
-    rd_index   = RULE_IDX_W'(rnd_below(1 << RULE_IDX_W));
+    rd_index   = CNT_IDX_W'(rnd_below(1 << CNT_IDX_W));
     rd_bytes   = rnd_below(2) == 0;
 endtask
 
 // Every counter through the read port
-int sweep_slots = 2 * (1 << RULE_IDX_W) * 2;   // a variable, so the loop is not unrolled
+int sweep_slots = 2 * (1 << CNT_IDX_W) * 2;    // a variable, so the loop is not unrolled
 
 task automatic sweep();
     for (int i = 0; i < sweep_slots; i++) begin
         rd_bytes   = i[0];
-        rd_index   = RULE_IDX_W'(i >> 1);
-        rd_is_rule = i[RULE_IDX_W + 1];
+        rd_index   = CNT_IDX_W'(i >> 1);
+        rd_is_rule = i[CNT_IDX_W + 1];
         @(posedge clk);
         #1;
     end
@@ -163,7 +186,7 @@ endtask
 
 task automatic expect_value(bit is_rule, int index, bit bytes, logic [63:0] value, string what);
     rd_is_rule = is_rule;
-    rd_index   = RULE_IDX_W'(index);
+    rd_index   = CNT_IDX_W'(index);
     rd_bytes   = bytes;
     #1;
     if (rd_value !== value) begin
@@ -214,6 +237,8 @@ task automatic directed();
     dut.g_rule[3].bytes_reg    = 64'hffff_ffff_ffff_ff00;  m_rule_bytes[3] = 64'hffff_ffff_ffff_ff00;
     dut.g_total[2].pkts_reg    = 64'hffff_ffff_ffff_ffff;  m_tot_pkts[2]   = 64'hffff_ffff_ffff_ffff;
     dut.g_total[2].bytes_reg   = 64'h0000_0001_ffff_ffff;  m_tot_bytes[2]  = 64'h0000_0001_ffff_ffff;
+    dut_small.g_total[2].pkts_reg  = 64'hffff_ffff_ffff_ffff;
+    dut_small.g_total[2].bytes_reg = 64'h0000_0001_ffff_ffff;
     #1;
     step(1, 300, 1, 3, 1, 0);
     step(1, 300, 1, 3, 1, 0);

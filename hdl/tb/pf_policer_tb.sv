@@ -20,7 +20,7 @@ always #5 clk = !clk;
 
 logic                  in_valid = 1'b0;
 logic [RULE_IDX_W-1:0] in_idx = '0;
-logic                  in_epoch = 1'b0;
+logic [15:0]           in_epoch = '0;
 logic                  in_police_bytes = 1'b0;
 logic [39:0]           in_rate = '0;
 logic [31:0]           in_burst = '0;
@@ -39,10 +39,10 @@ pf_policer #(.NUM_RULES(NUM_RULES)) dut (
 logic [63:0] ref_tokens [NUM_RULES];
 logic [63:0] ref_last [NUM_RULES];
 bit          ref_primed [NUM_RULES];
-bit          ref_epoch = 0;
+logic [15:0] ref_epoch = '0;
 
 // One police frame through the model; returns 1 for pass
-function automatic bit ref_police(int idx, bit epoch, bit police_bytes, logic [39:0] rate, logic [31:0] burst,
+function automatic bit ref_police(int idx, logic [15:0] epoch, bit police_bytes, logic [39:0] rate, logic [31:0] burst,
                                   logic [63:0] ts, logic [15:0] len);
     logic [127:0] cap, tokens, dt, add, need;
     if (epoch != ref_epoch) begin
@@ -99,7 +99,7 @@ end
 logic [39:0] cfg_rate [NUM_RULES];
 logic [31:0] cfg_burst [NUM_RULES];
 bit          cfg_bytes [NUM_RULES];
-bit          epoch = 0;
+logic [15:0] epoch = '0;   // the rule table's swap count
 
 // One frame on rule idx at time ts; the verdict is visible when this returns.
 // Back-to-back calls keep in_valid high on consecutive cycles.
@@ -180,10 +180,25 @@ task automatic directed();
     // Epoch change: every bucket un-primed (full) before the frame
     police(0, 6000, 64, 0);
     police(2, 6000, 64, 0);
-    epoch = !epoch;
+    epoch = epoch + 16'd1;
     police(0, 6000, 64, 1);
     police(2, 6000, 1500, 1);               // rule 2 refilled too, though not hit first
     police(2, 6000, 1, 0);
+    // Two swaps with no police frame in between: the epoch moves by 2, which
+    // a 1-bit epoch would not see; the buckets must still be un-primed
+    police(0, 6000, 64, 1);                 // rule 0: burst 3, one used above
+    police(0, 6000, 64, 1);
+    police(0, 6000, 64, 0);                 // empty
+    epoch = epoch + 16'd2;
+    police(0, 6000, 64, 1);
+    police(2, 6000, 1500, 1);
+    police(2, 6000, 1, 0);
+    // Epoch wrapping from 0xffff to 0 is a change too
+    epoch = 16'hffff;
+    police(2, 6000, 1500, 1);
+    police(2, 6000, 1, 0);
+    epoch = 16'h0000;
+    police(2, 6000, 1500, 1);
     // Huge rate saturates at the cap (add >= cap - tokens)
     configure(6, 40'hff_ffff_ffff, 32'hffff_ffff, 1);
     police(6, 0, 65535, 1);
@@ -238,9 +253,9 @@ task automatic random_run(int frames);
             default: ts = ts + 64'(rnd_below(2000));
         endcase
         if (rnd_below(3) != 0) idx = rnd_below(NUM_RULES);  // else same rule again
-        if (rnd_below(2000) == 0) begin                      // a swap: new table, new epoch
+        if (rnd_below(2000) == 0) begin                      // swaps: new table, new epoch
             random_table();
-            epoch = !epoch;
+            epoch = epoch + 16'(1 + rnd_below(3));          // 1..3 swaps in between
         end
         in_valid        = rnd_below(6) != 0;
         in_idx          = RULE_IDX_W'(idx);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -14,7 +15,8 @@ import (
 // started (Verilator runs make and the compiler). timeout 0 means no limit.
 // It returns the exit code, whether the timeout fired, and an error only when
 // the program could not be started.
-func runProcess(ctx context.Context, name string, args []string, dir string, w io.Writer, timeout time.Duration) (code int, timedOut bool, err error) {
+// env, when not nil, replaces the inherited environment.
+func runProcess(ctx context.Context, name string, args []string, dir string, env []string, w io.Writer, timeout time.Duration) (code int, timedOut bool, err error) {
 	runCtx := ctx
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -23,6 +25,7 @@ func runProcess(ctx context.Context, name string, args []string, dir string, w i
 	}
 	cmd := exec.CommandContext(runCtx, name, args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdout = w
 	cmd.Stderr = w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -51,4 +54,19 @@ func runProcess(ctx context.Context, name string, args []string, dir string, w i
 	}
 	// I/O errors after the process ran (e.g. WaitDelay expired): report as a failure.
 	return -1, false, nil
+}
+
+// verilatorBuildEnv is the environment of a Verilator build: when ccache is
+// installed and the user has not chosen an OBJCACHE, the generated C++ is
+// compiled through ccache, so an unchanged testbench rebuilds in seconds even in
+// a fresh checkout (CI clones anew each run; ccache's store lives in $HOME).
+func verilatorBuildEnv() []string {
+	env := os.Environ()
+	if _, set := os.LookupEnv("OBJCACHE"); set {
+		return env
+	}
+	if _, err := exec.LookPath("ccache"); err != nil {
+		return env
+	}
+	return append(env, "OBJCACHE=ccache")
 }

@@ -43,11 +43,17 @@ func (r *Result) JUnit() *junit.Suites {
 	return doc
 }
 
-// Summary is a one-line human summary.
+// Summary is the one-line count, in the "N passed, N failed" form CI systems
+// recognise as a test runner's closing line.
 func (r *Result) Summary() string {
 	s := fmt.Sprintf("%d passed, %d failed", r.Passed, r.Failed)
 	if r.Skipped > 0 {
 		s += fmt.Sprintf(", %d skipped", r.Skipped)
 	}
-	return s + fmt.Sprintf(" in %.1fs (%d builds, %d cached)", r.Seconds, r.Builds, r.CachedBuilds)
+	return s
+}
+
+// Timing says how long the run took and how many builds it made or reused.
+func (r *Result) Timing() string {
+	return fmt.Sprintf("%.1fs, %d builds, %d cached", r.Seconds, r.Builds, r.CachedBuilds)
 }

@@ -432,7 +432,7 @@ func (r *runner) build(ctx context.Context, g *buildGroup) (bin, logPath string,
 	args := append(slices.Clone(flags), "--Mdir", tmp)
 	fmt.Fprintf(logf, "$ %s %s\n", r.opts.Verilator, strings.Join(args, " "))
 	start := time.Now()
-	code, _, err := runProcess(ctx, r.opts.Verilator, args, tmp, logf, 0)
+	code, _, err := runProcess(ctx, r.opts.Verilator, args, tmp, verilatorBuildEnv(), logf, 0)
 	if err != nil {
 		return "", logPath, fmt.Errorf("could not start verilator: %w", err)
 	}
@@ -585,7 +585,7 @@ func (r *runner) execCase(ctx context.Context, bin string, args []string, dir, l
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ %s %s\n", bin, strings.Join(args, " "))
-	code, timedOut, err := runProcess(ctx, bin, args, dir, logf, timeout)
+	code, timedOut, err := runProcess(ctx, bin, args, dir, nil, logf, timeout)
 	switch {
 	case err != nil:
 		return StatusError, fmt.Sprintf("could not start the simulation: %v", err)

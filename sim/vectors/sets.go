@@ -413,5 +413,25 @@ func genBackpressure(p Params) (*set, error) {
 		}
 		s.Frames = append(s.Frames, Input{Data: sp.build(), TimeNS: c.next(uint64(rng.IntN(400))), Idle: idle})
 	}
+	// Then a gap-free run of long frames, mostly passed: with m_axis_tready
+	// low part of the time the output drains slower than the input fills, so
+	// the delay FIFO fills up and s_axis_tready must drop (input stalls). The
+	// run is far longer than the FIFO's room beyond LATENCY at any width.
+	for i := 0; i < 80; i++ {
+		size := min(p.MaxFrameBytes, 600+rng.IntN(900))
+		if rng.IntN(8) == 0 {
+			size = min(p.MaxFrameBytes, 1518+rng.IntN(8000))
+		}
+		sp := frameSpec{IPVer: 4, Src: "203.0.113.5", Dst: "192.0.2.1", Proto: 17, Sport: 7, Dport: 1000, Len: size}
+		switch rng.IntN(8) {
+		case 0:
+			sp.Dport = 1001 // dropped: vanishes from the full FIFO
+		case 1:
+			sp.Proto, sp.TCPFlags = 6, 0x10 // policed or passed
+		default:
+			sp.Dport = uint16(1000 + 2*rng.IntN(2))
+		}
+		s.Frames = append(s.Frames, Input{Data: sp.build(), TimeNS: c.next(uint64(size+20) * 8 / 10)})
+	}
 	return s, nil
 }

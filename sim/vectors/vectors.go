@@ -5,8 +5,8 @@
 // Sets (Names): features (every match field, hit and near miss), malformed and
 // malformed_pass (every malformed reason), police (pps and byte buckets at
 // their edges), default_drop, zero_bubble (gap-free, every size 60..200 and a
-// sweep to MAX_FRAME_BYTES, meta flag bit0), backpressure (random gaps, flag
-// bit1) and random (random rules and traffic from Params.Seed). Every set is
+// sweep to MAX_FRAME_BYTES, meta flag bit0), backpressure (random gaps, then a
+// gap-free run of long frames that fills the delay FIFO; flag bit1) and random (random rules and traffic from Params.Seed). Every set is
 // deterministic. Expectations are never typed by hand: each frame goes
 // through model.Filter. For a quick look:
 //

@@ -254,6 +254,15 @@ func TestSetContents(t *testing.T) {
 		if v.Flags != FlagBackpressure || gaps == 0 {
 			t.Errorf("flags %d, %d gaps", v.Flags, gaps)
 		}
+		// The set must end with a long gap-free run (fills the delay FIFO
+		// while m_axis_tready toggles): count the bytes after the last gap.
+		run := 0
+		for i := len(v.Frames) - 1; i >= 0 && (i == len(v.Frames)-1 || v.Idle[i] == 0); i-- {
+			run += len(v.Frames[i].Data)
+		}
+		if run < 64*1024 {
+			t.Errorf("gap-free tail of %d bytes; want at least 64 KiB", run)
+		}
 	})
 	t.Run("deterministic", func(t *testing.T) {
 		for _, name := range Names() {

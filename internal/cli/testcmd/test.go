@@ -201,7 +201,7 @@ func RunUnit(ctx context.Context, opts *UnitOptions) error {
 		if len(res.Tests) == 0 {
 			fmt.Fprintln(out, "no unit tests matched (testbenches: designs[].testbenches in fpgactl.yaml; filters: --run, --width)")
 		} else {
-			fmt.Fprintf(out, "\nunit: %s\n", res.Summary())
+			fmt.Fprintf(out, "\nunit: %s\n", res.Timing())
 			var failed []unittest.CaseResult
 			for _, t := range res.Tests {
 				if t.Status != unittest.StatusPass && t.Status != unittest.StatusSkipped {
@@ -222,6 +222,8 @@ func RunUnit(ctx context.Context, opts *UnitOptions) error {
 				fmt.Fprintln(out, "  some cases were not run after the first failure; --keep-going runs them all")
 			}
 			fmt.Fprintf(out, "JUnit report: %s\n", junitPath)
+			// Last, alone on its line: the count a CI log reader looks for.
+			fmt.Fprintf(out, "unit: %s\n", res.Summary())
 		}
 	}
 	if runErr != nil {
