@@ -100,7 +100,7 @@ func TestPlanCommands(t *testing.T) {
 		"verilator --lint-only -Wall -Irtl --top-module top -GDATA_WIDTH=64 -GDEPTH=4 rtl/top.sv",
 		"iverilog -g2012 -o /dev/null -s top -Ptop.DATA_WIDTH=512 -Ptop.DEPTH=4 -Irtl rtl/top.sv",
 		"yosys -q -p read_verilog -sv -Irtl rtl/top.sv; hierarchy -check -top top -chparam DATA_WIDTH 64 -chparam DEPTH 4; proc",
-		"verilator --lint-only --timing -Wall -Wno-fatal -Irtl --top-module top_tb -GDATA_WIDTH=64 rtl/top.sv tb/top_tb.sv",
+		"verilator --lint-only --timing -Wall -Wno-fatal -Wno-BLKSEQ -Irtl --top-module top_tb -GDATA_WIDTH=64 rtl/top.sv tb/top_tb.sv",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing command %q in\n%s", want, all)
