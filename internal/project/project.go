@@ -171,9 +171,6 @@ func (s *Settings) Abs(p string) string {
 // WorkPath is the absolute work directory.
 func (s *Settings) WorkPath() string { return s.Abs(s.WorkDir) }
 
-// StorePath is the absolute store directory.
-func (s *Settings) StorePath() string { return s.Abs(s.Store.Path) }
-
 // Design returns the design with the given name.
 func (s *Settings) Design(name string) (*Design, bool) {
 	for i := range s.Designs {

@@ -163,11 +163,9 @@ func (f *Finder) Check(ctx context.Context, t Tool) Status {
 	out, err := f.output(vctx, p, t.VersionArgs...)
 	s.Version = ParseVersionLine(string(out))
 	if s.Version == "" {
+		s.Version = "unknown"
 		if err != nil {
-			s.Version = "unknown"
 			s.Problem = fmt.Sprintf("could not read version (%v)", err)
-		} else {
-			s.Version = "unknown"
 		}
 	}
 	if t.MinVersion != "" {

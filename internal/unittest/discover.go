@@ -146,17 +146,25 @@ func (c Case) Name() string {
 // FileName is Name made safe for a file name.
 func (c Case) FileName() string { return strings.ReplaceAll(c.Name(), "/", "-") }
 
+// BuildWidths are the DATA_WIDTH values the testbench is built at, keeping
+// widths in widthFilter (all when empty); 0 stands for "no DATA_WIDTH".
+func (tb *Testbench) BuildWidths(widthFilter []int) []int {
+	if tb.NoWidth {
+		return []int{0}
+	}
+	var out []int
+	for _, w := range tb.Widths {
+		if len(widthFilter) == 0 || slices.Contains(widthFilter, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // Cases expands a testbench into cases, keeping widths in widthFilter (all when empty).
 func (tb *Testbench) Cases(widthFilter []int) []Case {
-	widths := tb.Widths
-	if tb.NoWidth {
-		widths = []int{0}
-	}
 	var out []Case
-	for _, w := range widths {
-		if w != 0 && len(widthFilter) > 0 && !slices.Contains(widthFilter, w) {
-			continue
-		}
+	for _, w := range tb.BuildWidths(widthFilter) {
 		if len(tb.Vectors) == 0 {
 			out = append(out, Case{TB: tb, Width: w})
 			continue

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fpgactl/fpgactl/internal/proc"
 )
 
 // VectorParams describes the design a vector set is written for.
@@ -129,7 +131,6 @@ type runner struct {
 	vversion string
 	sem      chan struct{}
 	cases    []Case
-	designOf []*Design
 	results  []CaseResult
 
 	mu      sync.Mutex
@@ -214,7 +215,6 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 			g.cases = append(g.cases, len(r.cases))
 			r.cases = append(r.cases, c)
-			r.designOf = append(r.designOf, g.design)
 		}
 	}
 	r.results = make([]CaseResult, len(r.cases))
@@ -345,7 +345,7 @@ func (r *runner) runGroup(ctx context.Context, g *buildGroup, wg *sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.runCase(ctx, i, bin)
+			r.runCase(ctx, i, bin, g.design)
 		}()
 	}
 }
@@ -432,7 +432,7 @@ func (r *runner) build(ctx context.Context, g *buildGroup) (bin, logPath string,
 	args := append(slices.Clone(flags), "--Mdir", tmp)
 	fmt.Fprintf(logf, "$ %s %s\n", r.opts.Verilator, strings.Join(args, " "))
 	start := time.Now()
-	code, _, err := runProcess(ctx, r.opts.Verilator, args, tmp, verilatorBuildEnv(), logf, 0)
+	code, _, err := proc.Run(ctx, r.opts.Verilator, args, tmp, verilatorBuildEnv(), logf, 0)
 	if err != nil {
 		return "", logPath, fmt.Errorf("could not start verilator: %w", err)
 	}
@@ -499,7 +499,7 @@ func (r *runner) vectorsFor(c Case, d *Design) (string, error) {
 	return v.dir, v.err
 }
 
-func (r *runner) runCase(ctx context.Context, i int, bin string) {
+func (r *runner) runCase(ctx context.Context, i int, bin string, d *Design) {
 	if r.shouldStop(ctx) || !r.acquire(ctx) {
 		return
 	}
@@ -508,7 +508,6 @@ func (r *runner) runCase(ctx context.Context, i int, bin string) {
 		return
 	}
 	c := r.cases[i]
-	d := r.designOf[i]
 	name := c.Name()
 	timeout := c.TB.Timeout
 	if timeout == 0 {
@@ -585,7 +584,7 @@ func (r *runner) execCase(ctx context.Context, bin string, args []string, dir, l
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ %s %s\n", bin, strings.Join(args, " "))
-	code, timedOut, err := runProcess(ctx, bin, args, dir, nil, logf, timeout)
+	code, timedOut, err := proc.Run(ctx, bin, args, dir, nil, logf, timeout)
 	switch {
 	case err != nil:
 		return StatusError, fmt.Sprintf("could not start the simulation: %v", err)

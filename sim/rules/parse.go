@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,7 +103,7 @@ func (p *parser) pairs(n *yaml.Node, field string, allowed []string) (vals, keys
 			p.errorf(k, field, "keys must be plain words; allowed keys: %s", strings.Join(allowed, ", "))
 			continue
 		}
-		if !contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			p.errorf(k, sub, "unknown key %q; allowed keys: %s", name, strings.Join(allowed, ", "))
 			continue
 		}
@@ -113,15 +114,6 @@ func (p *parser) pairs(n *yaml.Node, field string, allowed []string) (vals, keys
 		keys[name], vals[name] = k, v
 	}
 	return vals, keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // scalar returns the text of a scalar value, reporting anything else.
@@ -235,7 +227,16 @@ const (
 	protoICMPv6 = 58
 )
 
-var tcpFlagBits = map[string]uint8{"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80}
+// tcpFlagNames are the TCP flags by bit number (FIN is bit 0), as SPEC §2 orders them.
+var tcpFlagNames = [8]string{"fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr"}
+
+var tcpFlagBits = func() map[string]uint8 {
+	m := make(map[string]uint8, len(tcpFlagNames))
+	for i, n := range tcpFlagNames {
+		m[n] = 1 << i
+	}
+	return m
+}()
 
 // rule checks one rule mapping and builds its entry. ok is false when any
 // error was reported for it.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/tools"
@@ -98,6 +99,16 @@ type FlagError struct{ Err error }
 
 func (e *FlagError) Error() string { return e.Err.Error() }
 func (e *FlagError) Unwrap() error { return e.Err }
+
+// ValidateWidths checks --width values against the data widths the designs support.
+func ValidateWidths(widths []int) error {
+	for _, w := range widths {
+		if !slices.Contains(project.SupportedWidths, w) {
+			return FlagErrorf("--width %d is not supported (use 64 or 512)", w)
+		}
+	}
+	return nil
+}
 
 // FlagErrorf builds a FlagError.
 func FlagErrorf(format string, args ...any) error {

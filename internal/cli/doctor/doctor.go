@@ -54,11 +54,9 @@ is missing or too old; optional tools only produce a note.`,
 func Run(ctx context.Context, opts *Options) error {
 	statuses := opts.Finder.CheckAll(ctx, opts.Tools)
 	rep := Report{OK: true, Tools: statuses}
-	var missing []tools.Status
 	for _, s := range statuses {
 		if s.Required && !s.OK {
 			rep.OK = false
-			missing = append(missing, s)
 		}
 	}
 	if ctx.Err() != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
+	"github.com/fpgactl/fpgactl/internal/proc"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/unittest"
 	"github.com/spf13/cobra"
@@ -81,10 +82,8 @@ fail, warnings are counted and shown but do not fail.`,
 			if opts.Jobs <= 0 {
 				opts.Jobs = f.NumCPU()
 			}
-			for _, w := range opts.Widths {
-				if !slices.Contains(project.SupportedWidths, w) {
-					return cmdutil.FlagErrorf("--width %d is not supported (use 64 or 512)", w)
-				}
+			if err := cmdutil.ValidateWidths(opts.Widths); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -99,26 +98,18 @@ fail, warnings are counted and shown but do not fail.`,
 	return cmd
 }
 
-// RealExec runs a program for real, in its own process group context.
+// RealExec runs a program for real, in its own process group (proc.Run), so a
+// cancelled lint stops the tool and everything it started.
 func RealExec(ctx context.Context, dir, name string, args ...string) (string, int, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
 	var b bytes.Buffer
-	cmd.Stdout = &b
-	cmd.Stderr = &b
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	var ee *exec.ExitError
+	code, _, err := proc.Run(ctx, name, args, dir, nil, &b, 0)
 	switch {
-	case err == nil:
-		return b.String(), 0, nil
-	case errors.As(err, &ee):
-		return b.String(), ee.ExitCode(), nil
 	case errors.Is(err, exec.ErrNotFound):
 		return "", -1, fmt.Errorf("%s is not installed; run scripts/install-deps.sh or see `fpgactl doctor`", name)
-	default:
+	case err != nil:
 		return b.String(), -1, err
 	}
+	return b.String(), code, nil
 }
 
 type job struct {
@@ -201,14 +192,7 @@ func plan(s *project.Settings, opts *Options) ([]job, error) {
 			if err != nil {
 				return nil, err
 			}
-			widths := tb.Widths
-			if tb.NoWidth {
-				widths = []int{0}
-			}
-			for _, w := range widths {
-				if w != 0 && len(opts.Widths) > 0 && !slices.Contains(opts.Widths, w) {
-					continue
-				}
+			for _, w := range tb.BuildWidths(opts.Widths) {
 				// -Wno-BLKSEQ: testbenches drive stimulus with blocking assignments in
 				// clocked processes on purpose; the warning is about synthesizable code.
 				ta := []string{"--lint-only", "--timing", "-Wall", "-Wno-fatal", "-Wno-BLKSEQ"}

@@ -254,7 +254,7 @@ func printText(w io.Writer, rs *rules.RuleSet, t *rules.Table, numRules, nWrites
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i, r.Name, e.Action, e.IPVer,
 			prefixText(e.IPVer, e.SrcAddr, e.SrcMask), prefixText(e.IPVer, e.DstAddr, e.DstMask), protoText(e),
-			rangeText(e.SportLo, e.SportHi), rangeText(e.DportLo, e.DportHi), flagsText(e.TCPFlagsMask, e.TCPFlagsValue),
+			rangeText(e.SportLo, e.SportHi), rangeText(e.DportLo, e.DportHi), rules.FormatTCPFlags(e.TCPFlagsMask, e.TCPFlagsValue),
 			icmpText(e), rangeText(e.LenLo, e.LenHi), vlanText(e), fragText(e.Frag), rate, burst)
 	}
 	if err := tw.Flush(); err != nil {
@@ -293,16 +293,11 @@ func prefixText(v rules.IPVersion, addr, mask [16]byte) string {
 	return netip.PrefixFrom(ip, ones).String()
 }
 
-var protoNames = map[uint8]string{1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "icmpv6", 132: "sctp"}
-
 func protoText(e rules.Entry) string {
 	if !e.ProtoValid {
 		return "*"
 	}
-	if n, ok := protoNames[e.Proto]; ok {
-		return n
-	}
-	return strconv.Itoa(int(e.Proto))
+	return rules.ProtoName(e.Proto)
 }
 
 func rangeText(lo, hi uint16) string {
@@ -313,28 +308,6 @@ func rangeText(lo, hi uint16) string {
 		return strconv.Itoa(int(lo))
 	}
 	return fmt.Sprintf("%d-%d", lo, hi)
-}
-
-func flagsText(mask, value uint8) string {
-	if mask == 0 {
-		return "*"
-	}
-	names := []string{"fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr"}
-	s := ""
-	for i, n := range names {
-		bit := uint8(1) << i
-		if mask&bit == 0 {
-			continue
-		}
-		if s != "" {
-			s += ","
-		}
-		if value&bit == 0 {
-			s += "!"
-		}
-		s += n
-	}
-	return s
 }
 
 func icmpText(e rules.Entry) string {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
@@ -82,10 +81,8 @@ A failing case is run again with +trace=FILE.fst and the waveform is kept under
 			if opts.Jobs < 0 {
 				return cmdutil.FlagErrorf("--jobs must be 0 (number of cores) or more")
 			}
-			for _, w := range opts.Widths {
-				if !slices.Contains(project.SupportedWidths, w) {
-					return cmdutil.FlagErrorf("--width %d is not supported (use 64 or 512)", w)
-				}
+			if err := cmdutil.ValidateWidths(opts.Widths); err != nil {
+				return err
 			}
 			if opts.Run != "" {
 				if _, err := regexp.Compile(opts.Run); err != nil {
