@@ -100,9 +100,6 @@ func (f *Filter) Swap(t *rules.Table) {
 	}
 }
 
-// Table is the active table.
-func (f *Filter) Table() *rules.Table { return f.table }
-
 // Process runs one frame through the filter and updates counters and buckets.
 func (f *Filter) Process(fr Frame) Verdict {
 	fields := Parse(fr.Data, fr.MACError, f.cfg.MaxFrameBytes)

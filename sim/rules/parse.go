@@ -331,7 +331,7 @@ func (p *parser) rule(n *yaml.Node, field string) (Rule, bool) {
 			return
 		}
 		ip, ipFrom = ver, k
-		*addr, *mask = prefixBits(pf)
+		*addr, *mask = PrefixBits(pf)
 	}
 	prefix("src", &e.SrcAddr, &e.SrcMask)
 	prefix("dst", &e.DstAddr, &e.DstMask)
@@ -505,8 +505,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// prefixBits lays a prefix out as the 128-bit address and mask of SPEC §3.
-func prefixBits(pf netip.Prefix) (addr, mask [16]byte) {
+// PrefixBits lays a prefix out as the 128-bit address and mask of SPEC §3.
+func PrefixBits(pf netip.Prefix) (addr, mask [16]byte) {
 	raw := pf.Addr().AsSlice()
 	off := 16 - len(raw) // IPv4 goes to bits [31:0]
 	copy(addr[off:], raw)

@@ -21,30 +21,21 @@ var (
 	randPorts  = []uint16{0, 7, 53, 80, 123, 443, 1000, 1001, 11211, 65535}
 	randProtos = []uint8{6, 17, 1, 58, 47}
 	randVIDs   = []uint16{0, 1, 100, 4095}
+	// ICMP (0, 8) and ICMPv6 (128, 129) echo types, for rules and traffic alike.
+	randICMPTypes = []uint8{0, 8, 128, 129}
 )
 
 func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
 func randPrefix(r *rand.Rand, v6 bool) (addr, mask [16]byte) {
-	var a netip.Addr
-	bitsLen := 32
+	// One address draw, then one length draw: the order fixes the random stream.
+	a, lens := netip.Addr{}, []int{0, 8, 16, 24, 31, 32}
 	if v6 {
-		a, bitsLen = netip.MustParseAddr(pick(r, randV6)), 128
+		a, lens = netip.MustParseAddr(pick(r, randV6)), []int{0, 16, 32, 48, 64, 127, 128}
 	} else {
 		a = netip.MustParseAddr(pick(r, randV4))
 	}
-	lens := []int{0, 8, 16, 24, 31, bitsLen}
-	if v6 {
-		lens = []int{0, 16, 32, 48, 64, 127, 128}
-	}
-	pf := netip.PrefixFrom(a, pick(r, lens)).Masked()
-	raw := pf.Addr().AsSlice()
-	off := 16 - len(raw)
-	copy(addr[off:], raw)
-	for i := 0; i < pf.Bits(); i++ {
-		mask[off+i/8] |= 0x80 >> (i % 8)
-	}
-	return addr, mask
+	return rules.PrefixBits(netip.PrefixFrom(a, pick(r, lens)).Masked())
 }
 
 func randRange(r *rand.Rand) (uint16, uint16) {
@@ -86,7 +77,7 @@ func RandomTable(seed uint64, n int) *rules.Table {
 			e.TCPFlagsValue = uint8(r.IntN(256)) & e.TCPFlagsMask
 		}
 		if chance(15) {
-			e.ICMPValid, e.ICMPType = true, pick(r, []uint8{0, 8, 128, 129})
+			e.ICMPValid, e.ICMPType = true, pick(r, randICMPTypes)
 		}
 		if chance(20) {
 			lo := uint16(60 + r.IntN(300))
@@ -150,7 +141,7 @@ func RandomTraffic(seed uint64, n int) []Input {
 			sp.Proto = pick(r, randProtos)
 			sp.Sport, sp.Dport = pick(r, randPorts), pick(r, randPorts)
 			sp.TCPFlags = uint8(r.IntN(256))
-			sp.ICMPType = pick(r, []uint8{0, 8, 128, 129})
+			sp.ICMPType = pick(r, randICMPTypes)
 		}
 		data := sp.build()
 		in := Input{Data: data, TimeNS: c.next(uint64(r.IntN(3000))), Idle: r.IntN(3) * r.IntN(4)}
@@ -160,7 +151,7 @@ func RandomTraffic(seed uint64, n int) []Input {
 		case 1:
 			in.Data = data[:1+r.IntN(min(len(data), 96))]
 		case 2:
-			in.Data[14+4*len(sp.VIDs)+r.IntN(8)] ^= byte(1 << r.IntN(8)) // corrupt an IP header byte
+			in.Data[l3Offset(sp)+r.IntN(8)] ^= byte(1 << r.IntN(8)) // corrupt an IP header byte
 		}
 		if r.IntN(100) == 0 {
 			in.TimeNS -= uint64(r.IntN(1000)) // the clock may step back

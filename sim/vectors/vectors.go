@@ -45,8 +45,8 @@ func (p Params) check() error {
 		return fmt.Errorf("data width %d is not a whole number of bytes; use 64 or 512", p.DataWidth)
 	case p.NumRules < 1:
 		return fmt.Errorf("rule table size %d is too small; want at least 1", p.NumRules)
-	case p.MaxFrameBytes < 96 || p.MaxFrameBytes > 65534:
-		return fmt.Errorf("max frame bytes %d is out of range; want 96..65534", p.MaxFrameBytes)
+	case p.MaxFrameBytes < model.HeaderBytes || p.MaxFrameBytes > 65534:
+		return fmt.Errorf("max frame bytes %d is out of range; want %d..65534", p.MaxFrameBytes, model.HeaderBytes)
 	}
 	return nil
 }
@@ -204,7 +204,9 @@ func (v *Vectors) WriteDir(dir string) error {
 			const hexdigits = "0123456789abcdef"
 			for _, f := range v.Frames {
 				for _, b := range f.Data {
-					w.Write([]byte{hexdigits[b>>4], hexdigits[b&15], '\n'})
+					w.WriteByte(hexdigits[b>>4])
+					w.WriteByte(hexdigits[b&15])
+					w.WriteByte('\n')
 				}
 			}
 		}},

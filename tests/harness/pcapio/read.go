@@ -16,7 +16,6 @@ const (
 	magicMicroBE = 0xd4c3b2a1
 	magicNanoLE  = 0xa1b23c4d
 	magicNanoBE  = 0x4d3cb2a1
-	magicNg      = 0x0a0d0d0a // pcapng section header block type
 )
 
 const (
@@ -24,7 +23,7 @@ const (
 	pcapRecordLen = 16
 
 	ngByteOrderMagic = 0x1a2b3c4d
-	ngBlockSHB       = 0x0a0d0d0a
+	ngBlockSHB       = 0x0a0d0d0a // also the file's magic number
 	ngBlockIDB       = 1
 	ngBlockPB        = 2 // obsolete packet block
 	ngBlockSPB       = 3
@@ -143,7 +142,7 @@ func newReader(path string, in io.Reader, size int64) (*Reader, error) {
 		return r, r.pcapHeader(binary.LittleEndian, 1)
 	case magicNanoBE:
 		return r, r.pcapHeader(binary.BigEndian, 1)
-	case magicNg:
+	case ngBlockSHB:
 		r.ng = true
 		return r, r.ngSectionHeader(0, m[:])
 	default:
