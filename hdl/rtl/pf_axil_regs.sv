@@ -22,8 +22,8 @@ module pf_axil_regs #(
     parameter int MAX_FRAME_BYTES = 1518,
     // Input-to-output delay of the filter in cycles, reported in GEOMETRY[31:16]
     parameter int LATENCY = 0,
-    // Width of a rule index (derived, do not override)
-    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
+    // Width of a rule index, from NUM_RULES
+    localparam int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
     // Width of the counter read index: a rule, or a total 0..4, so at least 3 bits
     localparam int CNT_IDX_W = (RULE_IDX_W > 3) ? RULE_IDX_W : 3
 ) (
@@ -90,9 +90,6 @@ localparam int NUM_TOTALS = 5;
 initial begin
     if (NUM_RULES < 1 || NUM_RULES > 1536) begin
         $fatal(1, "%m: NUM_RULES must be 1..1536 (got %0d): the rule window holds 1536 rules", NUM_RULES);
-    end
-    if (RULE_IDX_W != ((NUM_RULES > 1) ? $clog2(NUM_RULES) : 1)) begin
-        $fatal(1, "%m: RULE_IDX_W is derived from NUM_RULES, do not override it");
     end
     if (ADDR_WIDTH < 19 || ADDR_WIDTH > 32 || (64'(COUNT_BASE) + 64'(16 * NUM_RULES)) > (64'd1 << ADDR_WIDTH)) begin
         $fatal(1, "%m: ADDR_WIDTH %0d (max 32) cannot hold the rule counters of %0d rules", ADDR_WIDTH, NUM_RULES);

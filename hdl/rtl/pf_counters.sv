@@ -12,8 +12,8 @@
 module pf_counters #(
     // Number of rules with their own counters (1..1536)
     parameter int NUM_RULES = 64,
-    // Width of a rule index (derived, do not override)
-    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
+    // Width of a rule index, from NUM_RULES
+    localparam int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1,
     // Width of the read index: a rule, or a total 0..4, so at least 3 bits
     localparam int CNT_IDX_W = (RULE_IDX_W > 3) ? RULE_IDX_W : 3
 ) (
@@ -49,9 +49,6 @@ localparam int TOT_MALFORMED = 4;
 initial begin
     if (NUM_RULES < 1 || NUM_RULES > 1536) begin
         $fatal(1, "%m: NUM_RULES must be 1..1536 (got %0d)", NUM_RULES);
-    end
-    if (RULE_IDX_W != ((NUM_RULES > 1) ? $clog2(NUM_RULES) : 1)) begin
-        $fatal(1, "%m: RULE_IDX_W is derived from NUM_RULES, do not override it");
     end
 end
 

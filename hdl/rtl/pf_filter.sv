@@ -379,9 +379,10 @@ always_ff @(posedge clk) begin
     end
 end
 
-// A lookup result only counts for a well-formed frame
+// Only well-formed frames are looked up (lk_valid above), so a lookup result
+// is this frame's hit
 logic t_hit;
-assign t_hit = t_valid_reg && !t_malformed_reg && lk_out_valid && lk_out_hit;
+assign t_hit = lk_out_valid && lk_out_hit;
 
 // ---------------------------------------------------------------------------
 // Policer (d+3 -> d+4)

@@ -14,8 +14,8 @@
 module pf_policer #(
     // Number of rules, one bucket each
     parameter int NUM_RULES = 64,
-    // Width of a rule index (derived, do not override)
-    parameter int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1
+    // Width of a rule index, from NUM_RULES
+    localparam int RULE_IDX_W = (NUM_RULES > 1) ? $clog2(NUM_RULES) : 1
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -38,9 +38,6 @@ module pf_policer #(
 initial begin
     if (NUM_RULES < 1) begin
         $fatal(1, "%m: NUM_RULES must be at least 1 (got %0d)", NUM_RULES);
-    end
-    if (RULE_IDX_W != ((NUM_RULES > 1) ? $clog2(NUM_RULES) : 1)) begin
-        $fatal(1, "%m: RULE_IDX_W is derived from NUM_RULES, do not override it");
     end
 end
 

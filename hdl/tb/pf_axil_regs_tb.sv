@@ -50,16 +50,16 @@ logic [15:0]           swap_count = 16'hbeef;
 logic [15:0]           cnt_bump = '0;
 
 // Stand-ins: read data names the address it was read from
-function automatic logic [31:0] tbl_stub(int rule, int word);
+function automatic logic [31:0] tbl_addr_echo(int rule, int word);
     return 32'ha500_0000 | 32'(rule << 8) | 32'(word);
 endfunction
 
-function automatic logic [63:0] cnt_stub(bit is_rule, int index, bit bytes, logic [15:0] bump);
+function automatic logic [63:0] cnt_addr_echo(bit is_rule, int index, bit bytes, logic [15:0] bump);
     return {4'hc, 2'b0, is_rule, bytes, 8'(index), bump, 4'h3, 2'b0, is_rule, bytes, 8'(index), 16'h1234};
 endfunction
 
-wire [31:0] tbl_rd_data  = tbl_stub(int'(tbl_rd_rule), int'(tbl_rd_word));
-wire [63:0] cnt_rd_value = cnt_stub(cnt_rd_is_rule, int'(cnt_rd_index), cnt_rd_bytes, cnt_bump);
+wire [31:0] tbl_rd_data  = tbl_addr_echo(int'(tbl_rd_rule), int'(tbl_rd_word));
+wire [63:0] cnt_rd_value = cnt_addr_echo(cnt_rd_is_rule, int'(cnt_rd_index), cnt_rd_bytes, cnt_bump);
 
 pf_axil_regs #(
     .ADDR_WIDTH(ADDR_WIDTH), .DATA_WIDTH_PARAM(DATA_W), .NUM_RULES(NUM_RULES),
@@ -308,7 +308,7 @@ task automatic tests();
             $fatal(1, "table write: expected rule %0d word %0d data %h, seen %0d %0d %h", r, w, value,
                 last_tbl_wr_rule, last_tbl_wr_word, last_tbl_wr_data);
         end
-        expect_read(addr, tbl_stub(r, w), OKAY, $sformatf("rule %0d word %0d read", r, w));
+        expect_read(addr, tbl_addr_echo(r, w), OKAY, $sformatf("rule %0d word %0d read", r, w));
     end
 
     // Totals: low word, then high word latched at the low read
@@ -317,7 +317,7 @@ task automatic tests();
             logic [31:0] addr = 32'h100 + 16 * k + 8 * b;
             logic [63:0] v;
             cnt_bump = 16'(k * 2 + b + 1);
-            v = cnt_stub(0, k, b[0], cnt_bump);
+            v = cnt_addr_echo(0, k, b[0], cnt_bump);
             expect_read(addr, v[31:0], OKAY, $sformatf("total %0d/%0d low", k, b));
             cnt_bump = cnt_bump + 16'h100;       // the counter moves on
             expect_read(addr + 4, v[63:32], OKAY, $sformatf("total %0d/%0d high (latched)", k, b));
@@ -329,7 +329,7 @@ task automatic tests();
             logic [31:0] addr = 32'h40000 + 16 * r + 8 * b;
             logic [63:0] v;
             cnt_bump = 16'(r * 2 + b + 7);
-            v = cnt_stub(1, r, b[0], cnt_bump);
+            v = cnt_addr_echo(1, r, b[0], cnt_bump);
             expect_read(addr, v[31:0], OKAY, $sformatf("rule %0d counter %0d low", r, b));
             cnt_bump = cnt_bump + 16'h100;
             expect_read(addr + 4, v[63:32], OKAY, $sformatf("rule %0d counter %0d high (latched)", r, b));
@@ -339,13 +339,13 @@ task automatic tests();
     cnt_bump = 16'h0042;
     begin
         logic [63:0] v1, v2;
-        v1 = cnt_stub(0, 1, 0, 16'h0042);
+        v1 = cnt_addr_echo(0, 1, 0, 16'h0042);
         expect_read(32'h110, v1[31:0], OKAY, "passed packets low");
         cnt_bump = 16'h0043;
-        v2 = cnt_stub(1, 3, 1, 16'h0043);
+        v2 = cnt_addr_echo(1, 3, 1, 16'h0043);
         expect_read(32'h4003c, v2[63:32], OKAY, "rule 3 bytes high without low read: live");
         expect_read(32'h114, v1[63:32], OKAY, "passed packets high still latched");
-        expect_read(32'h118, 32'(cnt_stub(0, 1, 1, 16'h0043)), OKAY, "passed bytes low");
+        expect_read(32'h118, 32'(cnt_addr_echo(0, 1, 1, 16'h0043)), OKAY, "passed bytes low");
     end
 
     // Unmapped addresses
@@ -370,7 +370,7 @@ task automatic tests();
                         value, last_tbl_wr_rule, last_tbl_wr_word, last_tbl_wr_data);
                 end
             end
-            1: expect_read(32'h10000 + 32'h80 * r + 4 * w, tbl_stub(r, w), OKAY, "random rule read");
+            1: expect_read(32'h10000 + 32'h80 * r + 4 * w, tbl_addr_echo(r, w), OKAY, "random rule read");
             2: begin
                 logic [31:0] value = 32'(rnd()) & 32'h3;
                 expect_write(32'h00010, value, OKAY, "random CONTROL write");
