@@ -52,29 +52,38 @@ logic        cur_primed;
 logic [63:0] cur_tokens;
 logic [63:0] cur_last_ns;
 logic [63:0] cap;
+logic        time_back;   // borrow of in_ts - last_ns: the clock stepped back
+logic [63:0] dt_raw;
 logic [63:0] dt;
 logic [31:0] dt_capped;
 logic [71:0] add;
 logic [63:0] room;
 logic [63:0] filled;
 logic [63:0] need;
+logic        short;       // borrow of filled - need: not enough tokens
+logic [63:0] after;
 logic        conform;
 logic [63:0] new_tokens;
+logic        epoch_same;
 
 // A frame from a new table sees every bucket un-primed
-assign cur_primed  = primed_reg[in_idx] && in_epoch == epoch_reg;
+assign epoch_same  = in_epoch == epoch_reg;
+assign cur_primed  = primed_reg[in_idx] && epoch_same;
 assign cur_tokens  = tokens_mem[in_idx];
 assign cur_last_ns = last_ns_mem[in_idx];
 
 assign cap        = {in_burst, 32'd0};
-assign dt         = (in_ts >= cur_last_ns) ? in_ts - cur_last_ns : 64'd0;
+// One subtract gives both the difference and the comparison (its borrow)
+assign {time_back, dt_raw} = {1'b0, in_ts} - {1'b0, cur_last_ns};
+assign dt         = time_back ? 64'd0 : dt_raw;
 assign dt_capped  = (dt[63:32] != 32'd0) ? 32'hffff_ffff : dt[31:0];
 assign add        = 72'(in_rate) * 72'(dt_capped);
 assign room       = cap - cur_tokens;   // modulo 2^64, as in the model
 assign filled     = (!cur_primed || add >= 72'(room)) ? cap : cur_tokens + add[63:0];
 assign need       = 64'({in_police_bytes ? in_len : 16'd1, 32'd0});
-assign conform    = filled >= need;
-assign new_tokens = conform ? filled - need : filled;
+assign {short, after} = {1'b0, filled} - {1'b0, need};
+assign conform    = !short;
+assign new_tokens = conform ? after : filled;
 
 always_ff @(posedge clk) begin
     if (in_valid) begin
@@ -91,7 +100,7 @@ always_ff @(posedge clk) begin
     out_conform_reg <= conform;
     if (in_valid) begin
         epoch_reg <= in_epoch;
-        if (in_epoch != epoch_reg) begin
+        if (!epoch_same) begin
             primed_reg <= '0;
         end
         primed_reg[in_idx] <= 1'b1;
