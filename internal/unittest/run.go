@@ -3,13 +3,10 @@ package unittest
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fpgactl/fpgactl/internal/proc"
+	"github.com/fpgactl/fpgactl/internal/verilate"
 )
 
 // VectorParams describes the design a vector set is written for.
@@ -128,7 +126,7 @@ type buildGroup struct {
 type runner struct {
 	opts     Options
 	unitDir  string
-	vversion string
+	builder  *verilate.Builder
 	sem      chan struct{}
 	cases    []Case
 	results  []CaseResult
@@ -191,6 +189,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("unittest: WorkDir is not set")
 	}
 	r := &runner{opts: opts, unitDir: filepath.Join(opts.WorkDir, "unit"), sem: make(chan struct{}, opts.Jobs), vecDone: map[string]*vecOnce{}}
+	r.builder = &verilate.Builder{Verilator: opts.Verilator, Dir: filepath.Join(r.unitDir, "build")}
 
 	tbs, err := Discover(opts.Designs)
 	if err != nil {
@@ -232,11 +231,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("creating work directory: %w", err)
 		}
 	}
-	vout, err := exec.CommandContext(ctx, opts.Verilator, "--version").CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("running %s --version failed (%v); install Verilator 5 with scripts/install-deps.sh or check `fpgactl doctor`", opts.Verilator, err)
+	if _, err := r.builder.Version(ctx); err != nil {
+		return nil, err
 	}
-	r.vversion = strings.TrimSpace(string(vout))
 
 	r.progress("unit: %d cases from %d testbenches, %d builds, %d jobs at once", len(r.cases), len(tbs), len(groups), opts.Jobs)
 	var wg sync.WaitGroup
@@ -356,110 +353,54 @@ func (r *runner) setResult(i int, f func(*CaseResult)) {
 	f(&r.results[i])
 }
 
-// buildFlags are the Verilator flags of one build, without --Mdir.
-func (r *runner) buildFlags(g *buildGroup) []string {
+// spec is the Verilator build of one testbench at one width.
+func (r *runner) spec(g *buildGroup) verilate.Spec {
 	flags := []string{"--binary", "--timing", "--trace-fst", "-Wno-fatal", "-j", "1"}
 	for _, inc := range g.design.Include {
 		flags = append(flags, "-I"+inc)
 	}
 	flags = append(flags, g.design.RTL...)
-	flags = append(flags, g.tb.Path, "--top-module", g.tb.Name)
+	flags = append(flags, g.tb.Path)
 	if g.width > 0 {
 		flags = append(flags, fmt.Sprintf("-GDATA_WIDTH=%d", g.width))
 	}
-	return append(flags, g.design.ExtraFlags...)
-}
-
-// buildHash covers everything a build reads: flags, Verilator's version, and the
-// contents of every source and of the headers in the include directories.
-func (r *runner) buildHash(g *buildGroup, flags []string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "verilator=%s\n", r.vversion)
-	for _, f := range flags {
-		fmt.Fprintf(h, "flag=%s\n", f)
+	flags = append(flags, g.design.ExtraFlags...)
+	name := g.tb.Name
+	if g.width > 0 {
+		name = fmt.Sprintf("%s-w%d", g.tb.Name, g.width)
 	}
-	files := slices.Clone(g.design.RTL)
-	files = append(files, g.tb.Path)
-	for _, inc := range g.design.Include {
-		for _, pat := range []string{"*.sv", "*.svh", "*.vh", "*.v"} {
-			m, _ := filepath.Glob(filepath.Join(inc, pat))
-			files = append(files, m...)
-		}
-	}
-	sort.Strings(files)
-	files = slices.Compact(files)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("reading source %s: %w", f, err)
-		}
-		fmt.Fprintf(h, "file=%s %d\n", f, len(data))
-		h.Write(data)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	files := append(slices.Clone(g.design.RTL), g.tb.Path)
+	return verilate.Spec{Name: name, Top: g.tb.Name, Flags: flags, Files: files, IncludeDirs: g.design.Include}
 }
 
 func (r *runner) build(ctx context.Context, g *buildGroup) (bin, logPath string, err error) {
-	flags := r.buildFlags(g)
-	hash, err := r.buildHash(g, flags)
-	if err != nil {
+	spec := r.spec(g)
+	logPath = filepath.Join(r.unitDir, "logs", "build-"+spec.Name+".log")
+	if _, err := r.builder.Hash(ctx, spec); err != nil {
 		return "", "", err
 	}
-	base := g.tb.Name
-	if g.width > 0 {
-		base = fmt.Sprintf("%s-w%d", g.tb.Name, g.width)
-	}
-	dir := filepath.Join(r.unitDir, "build", base+"-"+hash)
-	bin = filepath.Join(dir, "V"+g.tb.Name)
-	logPath = filepath.Join(r.unitDir, "logs", "build-"+base+".log")
-	if st, err := os.Stat(bin); err == nil && st.Mode()&0o111 != 0 {
-		r.mu.Lock()
-		r.cached++
-		r.mu.Unlock()
-		r.progress("build   %-34s cached", groupLabel(g))
-		return bin, logPath, nil
-	}
-	tmp, err := os.MkdirTemp(filepath.Join(r.unitDir, "build"), ".tmp-"+base+"-")
-	if err != nil {
-		return "", logPath, err
-	}
-	defer os.RemoveAll(tmp)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return "", logPath, err
 	}
 	defer logf.Close()
-	args := append(slices.Clone(flags), "--Mdir", tmp)
-	fmt.Fprintf(logf, "$ %s %s\n", r.opts.Verilator, strings.Join(args, " "))
 	start := time.Now()
-	code, _, err := proc.Run(ctx, r.opts.Verilator, args, tmp, verilatorBuildEnv(), logf, 0)
+	bin, cached, err := r.builder.Build(ctx, spec, logf)
 	if err != nil {
-		return "", logPath, fmt.Errorf("could not start verilator: %w", err)
-	}
-	if ctx.Err() != nil {
-		return "", logPath, ctx.Err()
-	}
-	if code != 0 {
-		return "", logPath, fmt.Errorf("verilator exited with status %d", code)
-	}
-	if _, err := os.Stat(filepath.Join(tmp, "V"+g.tb.Name)); err != nil {
-		return "", logPath, fmt.Errorf("verilator succeeded but produced no V%s binary", g.tb.Name)
-	}
-	// Publish atomically, then drop older builds of the same testbench and width.
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", logPath, fmt.Errorf("keeping build: %w", err)
-	}
-	old, _ := filepath.Glob(filepath.Join(r.unitDir, "build", base+"-*"))
-	for _, o := range old {
-		if o != dir && len(filepath.Base(o)) == len(base)+1+len(hash) {
-			os.RemoveAll(o)
-		}
+		return "", logPath, err
 	}
 	r.mu.Lock()
-	r.builds++
+	if cached {
+		r.cached++
+	} else {
+		r.builds++
+	}
 	r.mu.Unlock()
-	r.progress("build   %-34s built in %.1fs", groupLabel(g), time.Since(start).Seconds())
+	if cached {
+		r.progress("build   %-34s cached", groupLabel(g))
+	} else {
+		r.progress("build   %-34s built in %.1fs", groupLabel(g), time.Since(start).Seconds())
+	}
 	return bin, logPath, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
+	"github.com/fpgactl/fpgactl/internal/cli/replaycmd"
 	"github.com/fpgactl/fpgactl/internal/cli/testcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/versioncmd"
 	"github.com/spf13/cobra"
@@ -64,6 +65,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(doctor.NewCmdDoctor(f, nil))
 	cmd.AddCommand(lint.NewCmdLint(f, nil))
 	cmd.AddCommand(testcmd.NewCmdTest(f))
+	cmd.AddCommand(replaycmd.NewCmdReplay(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}

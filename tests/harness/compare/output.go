@@ -29,14 +29,22 @@ func (m Mismatch) Line() string {
 
 // WriteDiff writes the report as readable text: a summary, one line per
 // mismatch, loss, latency, rates and counter differences.
-func WriteDiff(w io.Writer, r *Report) error {
+func WriteDiff(w io.Writer, r *Report) error { return WriteSummary(w, r, -1) }
+
+// WriteSummary is WriteDiff showing at most maxMismatches mismatch lines
+// (-1: all), followed by how many were left out.
+func WriteSummary(w io.Writer, r *Report, maxMismatches int) error {
 	var b strings.Builder
 	status := "PASSED"
 	if !r.Passed() {
 		status = fmt.Sprintf("FAILED (%d mismatches, %d counter differences)", len(r.Mismatches), len(r.CounterDiffs))
 	}
 	fmt.Fprintf(&b, "%d frames sent, %d expected to pass, %d received: %s\n", r.Sent, r.ExpectedPass, r.Received, status)
-	for _, m := range r.Mismatches {
+	for i, m := range r.Mismatches {
+		if maxMismatches >= 0 && i == maxMismatches {
+			fmt.Fprintf(&b, "... and %d more mismatches\n", len(r.Mismatches)-i)
+			break
+		}
 		b.WriteString(m.Line())
 		if m.Kind == Corrupted {
 			s, rc := r.sent[m.sentPos].Data, r.received[m.Received].Data
