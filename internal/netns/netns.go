@@ -121,14 +121,15 @@ func (ns *Namespace) AddVethPair(ctx context.Context, a, b string, mtu int) erro
 		return fmt.Errorf("veth pair %s/%s: MTU %d is below the minimum of 68", a, b, mtu)
 	}
 	m := fmt.Sprint(mtu)
-	if err := runIP(ctx, "-n", ns.name, "link", "add", a, "mtu", m, "type", "veth", "peer", "name", b, "mtu", m); err != nil {
+	// "name" and "dev" everywhere: ip would read a bare "a" as "address".
+	if err := runIP(ctx, "-n", ns.name, "link", "add", "name", a, "mtu", m, "type", "veth", "peer", "name", b, "mtu", m); err != nil {
 		return err
 	}
 	// Deleting one end deletes the pair, so a failure below leaves nothing.
 	cleanup := func(err error) error {
 		dctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
-		_ = runIP(dctx, "-n", ns.name, "link", "del", a)
+		_ = runIP(dctx, "-n", ns.name, "link", "del", "dev", a)
 		return err
 	}
 	// Before "up": an interface with IPv6 enabled sends DAD and router
@@ -137,11 +138,43 @@ func (ns *Namespace) AddVethPair(ctx context.Context, a, b string, mtu int) erro
 		return cleanup(err)
 	}
 	for _, dev := range []string{a, b} {
-		if err := runIP(ctx, "-n", ns.name, "link", "set", dev, "up"); err != nil {
+		if err := runIP(ctx, "-n", ns.name, "link", "set", "dev", dev, "up"); err != nil {
+			return cleanup(err)
+		}
+	}
+	for _, dev := range []string{a, b} {
+		if err := ns.waitUp(ctx, dev); err != nil {
 			return cleanup(err)
 		}
 	}
 	return nil
+}
+
+// upTimeout bounds the wait for a new link to become usable.
+const upTimeout = 5 * time.Second
+
+// waitUp waits until dev is operationally up. "ip link set up" returns
+// before that: the kernel's link watcher, running asynchronously, sets the
+// operational state and then attaches the device's transmit queues; until
+// it has, frames sent go to the noop qdisc, which drops them yet reports
+// success.
+func (ns *Namespace) waitUp(ctx context.Context, dev string) error {
+	ctx, cancel := context.WithTimeout(ctx, upTimeout)
+	defer cancel()
+	for {
+		out, err := outputIP(ctx, "-n", ns.name, "-o", "link", "show", "dev", dev)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, "state UP ") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s in namespace %s to come up: %w; ip -o link shows: %s", dev, ns.name, ctx.Err(), strings.TrimSpace(out))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Command returns `ip netns exec NAME name args...`, a command that runs
@@ -230,19 +263,25 @@ func (ns *Namespace) Close() error {
 // runIP runs ip with args; the error names the command line and carries
 // ip's stderr, which is where iproute2 says what went wrong.
 func runIP(ctx context.Context, args ...string) error {
+	_, err := outputIP(ctx, args...)
+	return err
+}
+
+// outputIP is runIP returning ip's standard output.
+func outputIP(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "ip", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
 		line := "ip " + strings.Join(args, " ")
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return fmt.Errorf("%s: %s (%w)", line, msg, err)
+			return "", fmt.Errorf("%s: %s (%w)", line, msg, err)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", line, ctx.Err())
+			return "", fmt.Errorf("%s: %w", line, ctx.Err())
 		}
-		return fmt.Errorf("%s: %w", line, err)
+		return "", fmt.Errorf("%s: %w", line, err)
 	}
-	return nil
+	return stdout.String(), nil
 }

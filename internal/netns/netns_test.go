@@ -101,7 +101,7 @@ func TestNamespaceLifecycle(t *testing.T) {
 
 	// A second pair with a taken name fails with ip's own message.
 	err = ns.AddVethPair(ctx, "fpt-a", "fpt-c", 1500)
-	if err == nil || !strings.Contains(err.Error(), "ip -n "+ns.Name()+" link add fpt-a") {
+	if err == nil || !strings.Contains(err.Error(), "ip -n "+ns.Name()+" link add name fpt-a") {
 		t.Errorf("duplicate veth: err = %v, want the ip command line", err)
 	}
 
@@ -116,6 +116,14 @@ func TestNamespaceLifecycle(t *testing.T) {
 	}
 	if err := ns.Do(func() error { return nil }); err == nil {
 		t.Error("Do in a deleted namespace succeeded")
+	}
+}
+
+func TestVethNamesThatLookLikeKeywords(t *testing.T) {
+	// "a" alone is ip's abbreviation of "address".
+	ns := newNS(t)
+	if err := ns.AddVethPair(context.Background(), "a", "b", 1500); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -66,7 +66,7 @@ func (l FormatErrors) Unwrap() []error {
 //
 // Entries the format cannot express (a mask that is not a prefix, ports on
 // an ICMP rule, fragment matching without ip 4, reserved field values, ...)
-// make FormatYAML fail with FormatErrors, one per such entry. The output is
+// make FormatYAML fail with FormatErrors, sorted by entry index. The output is
 // checked by parsing it, so a nil error means it reads back exactly.
 func FormatYAML(t *Table) ([]byte, error) {
 	if t == nil {
@@ -448,8 +448,7 @@ func render(t *Table, keep []int, items map[int][]keyValue, disabled []int) ([]b
 		for k, i := range disabled {
 			s[k] = strconv.Itoa(i)
 		}
-		top.HeadComment = "A rules file has no disabled rules, so these table entries are disabled (valid = 0) and not written: " +
-			strings.Join(s, ", ")
+		top.HeadComment = "Disabled table entries (valid = 0) left out, since a rules file has no disabled rules: " + strings.Join(s, ", ")
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

@@ -187,10 +187,11 @@ func TestFormatYAMLExampleFiles(t *testing.T) {
 		}
 		sameTable(t, readBack(t, out), tab, out)
 
-		// Rates written by hand as round numbers come back in the same words.
+		// Rates come back no longer than a person wrote them (the same
+		// rate may get other words: 125MBps is 1Gbps).
 		back, _ := rules.Parse("out.yaml", out)
 		for i, r := range rs.Rules {
-			if r.Rate != "" && back.Rules[i].Rate != r.Rate && !strings.Contains(r.Rate, ".") {
+			if len(back.Rules[i].Rate) > len(r.Rate) {
 				t.Errorf("%s: rule %s rate %q written as %q", f, r.Name, r.Rate, back.Rules[i].Rate)
 			}
 		}
@@ -296,7 +297,7 @@ func TestFormatYAMLDisabledAndNames(t *testing.T) {
 	got := readBack(t, out)
 	want := &rules.Table{DefaultDrop: true, Entries: []rules.Entry{a, c, a}, Names: []string{"rule-0.2", "rule-0", "rule-3"}}
 	sameTable(t, got, want, out)
-	if !strings.Contains(string(out), "disabled (valid = 0) and not written") || !strings.Contains(string(out), ": 1\n") {
+	if !strings.Contains(string(out), "# Disabled table entries (valid = 0) left out, since a rules file has no disabled rules: 1\n") {
 		t.Errorf("no comment for the disabled entry:\n%s", out)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/fpgactl/fpgactl/internal/cli/benchcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
@@ -66,6 +67,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(lint.NewCmdLint(f, nil))
 	cmd.AddCommand(testcmd.NewCmdTest(f))
 	cmd.AddCommand(replaycmd.NewCmdReplay(f, nil))
+	cmd.AddCommand(benchcmd.NewCmdBench(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}

@@ -226,11 +226,12 @@ private:
         return uint64_t((x + 999999999u) / 1000000000u);
     }
 
-    // Nothing in flight: every accepted beat is old enough to have left, and
-    // no output frame is half captured.
-    bool quiet() const {
-        return cycle_ - last_in_cycle_ > latency_ + 4 && !top_->m_axis_tvalid && out_frame_.empty();
-    }
+    // Nothing in flight. Every beat is due LATENCY cycles after it was taken;
+    // a due beat is either presented (m_axis_tvalid) or, for a dropped frame,
+    // discarded at one beat per cycle with m_axis_tvalid low, at most the FIFO
+    // depth (< 2 * (LATENCY + 5)) in a row. So LATENCY + depth cycles without
+    // an input beat or a valid output beat mean the FIFO is empty.
+    bool quiet() const { return cycle_ - last_busy_cycle_ > 3 * uint64_t(latency_) + 16 && out_frame_.empty(); }
 
     // Blocks for the next request, unless live mode must keep the clock running
     // to move frames in flight out.
@@ -347,6 +348,7 @@ private:
         bool accepted = in_beat && top_->s_axis_tready;
         if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
         if (accepted) last_in_cycle_ = cycle_;
+        if (accepted || top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
         top_->clk = 1;
         top_->eval();
         ++cycle_;
@@ -380,8 +382,13 @@ private:
     void send_frame(uint64_t tag, uint64_t at_ns, const uint8_t* data, int len, bool mac_error) {
         if (at_ns != kAsap) {
             uint64_t target = base_cycle_ + cycle_at(at_ns);
-            if (target > cycle_ && quiet()) cycle_ = target;  // idle: jump
-            while (cycle_ < target) tick(false);
+            while (cycle_ < target) {
+                if (quiet()) {
+                    cycle_ = target;  // nothing in flight: jump over the idle time
+                    break;
+                }
+                tick(false);
+            }
         }
         int beats = (len + kBeatBytes - 1) / kBeatBytes;
         for (int b = 0; b < beats; ++b) {
@@ -431,6 +438,7 @@ private:
             bool w_fire = top_->s_axil_wvalid && top_->s_axil_wready;
             bool b_fire = top_->s_axil_bvalid && top_->s_axil_bready;
             if (b_fire) resp = top_->s_axil_bresp;
+            if (top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
             if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
             top_->clk = 1;
             top_->eval();
@@ -466,6 +474,7 @@ private:
                 data = top_->s_axil_rdata;
                 *resp = top_->s_axil_rresp;
             }
+            if (top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
             if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
             top_->clk = 1;
             top_->eval();
@@ -500,7 +509,7 @@ private:
         }
         top_->rst = 0;
         out_frame_.clear();
-        last_in_cycle_ = cycle_;
+        last_in_cycle_ = last_busy_cycle_ = cycle_;
         uint8_t resp = 0;
         latency_ = axil_read(kGeometryAddr, &resp) >> 16;
         if (resp != 0 || latency_ == 0) error("GEOMETRY register unreadable after reset");
@@ -511,7 +520,7 @@ private:
     Output& out_;
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<Vpf_filter> top_;
-    uint64_t cycle_ = 0, evaluated_ = 0, base_cycle_ = 0, last_in_cycle_ = 0;
+    uint64_t cycle_ = 0, evaluated_ = 0, base_cycle_ = 0, last_in_cycle_ = 0, last_busy_cycle_ = 0;
     uint32_t latency_ = 0;
     uint32_t backpressure_ppm_ = 0;
     uint64_t rng_ = 1;

@@ -5,7 +5,9 @@
 // it, plus every malformed-frame reason of hdl/SPEC.md §2 but mac_error
 // (a MAC error is not in the bytes; scenarios add it with mac_errors).
 //
-// Regenerate it (the output is byte-identical for a given -seed):
+// Regenerate it from the repository root (the output is byte-identical for a
+// given -seed; the scenarios' covers depend on its contents, so run
+// go test ./tests/harness/scenario/ after changing anything here):
 //
 //	go run ./tests/captures/gen                     # writes tests/captures/edge-mix.pcap
 //	go run ./tests/captures/gen -seed 1 -o /tmp/x.pcap
@@ -17,8 +19,9 @@
 //     2001:db8:ff00::/40; amplifiers 198.19.0.0/16; operations jump hosts
 //     198.51.100.0/28; a customer's CGN range 100.64.0.0/10 behind VLAN 200.
 //   - TCP with every common flag combination (SYN, SYN-ACK, ACK, PSH-ACK,
-//     FIN-ACK, RST, RST-ACK) and scan/attack ones (xmas FIN+PSH+URG, null,
-//     SYN+FIN, SYN+ECE+CWR); IPv4 with options; one 9000-byte jumbo.
+//     FIN-ACK, RST, RST-ACK; over IPv6 SYN, ACK, PSH-ACK, RST) and scan or
+//     attack ones (xmas FIN+PSH+URG, null, SYN+FIN, SYN+ECE+CWR); IPv4 with
+//     options; one 9000-byte jumbo.
 //   - UDP: DNS queries and small/large answers, NTP small and monlist-sized,
 //     SSDP, memcached, chargen, CLDAP reflection, QUIC.
 //   - ICMP types 0, 3, 5, 8, 11; ICMPv6 128, 129, 134, 135, 136; and two
@@ -145,6 +148,7 @@ func build() []frame {
 	bg(15, tcpTo(web6, 443, SYN, 0))
 	bg(30, func() []byte { return tcpTo(web6, 443, []byte{ACK, PSH | ACK}[rng.IntN(2)], rng.IntN(200))() })
 	bg(5, tcpTo(web6, 8080, SYN, 0))
+	bg(5, tcpTo(web6, 443, RST, 0))
 
 	// --- UDP: DNS, NTP, reflection, QUIC ---------------------------------------
 	udpTo := func(src, dst netip.Addr, sport, dport uint16, payload int) []byte {

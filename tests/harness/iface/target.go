@@ -174,9 +174,9 @@ type sender struct {
 	idx   []int
 }
 
-// send sends the frames whose indexes are in s.idx.
-func (s *sender) send(ctx context.Context) error {
-	now := uint64(time.Now().UnixNano())
+// send sends the frames whose indexes are in s.idx, stamped with at.
+func (s *sender) send(ctx context.Context, at time.Time) error {
+	now := uint64(at.UnixNano())
 	for _, i := range s.idx {
 		s.capt.SentTimeNS[i] = now
 	}
@@ -211,7 +211,7 @@ func (s *sender) fast(ctx context.Context) error {
 			}
 		}
 		if len(s.batch) > 0 {
-			if err := s.send(ctx); err != nil {
+			if err := s.send(ctx, time.Now()); err != nil {
 				return err
 			}
 		}
@@ -241,17 +241,25 @@ func (s *sender) paced(ctx context.Context) error {
 		}
 		return 0
 	}
-	start := time.Now()
+	// The schedule starts when the first frame is stamped, so the gaps
+	// between sent times are never shorter than asked (less the slack).
+	var start time.Time
 	for i := first; i < len(s.frames); {
 		if s.frames[i].MACError {
 			i++
 			continue
 		}
-		if err := waitUntil(ctx, start.Add(offset(i)-paceSlack)); err != nil {
-			return err
+		if !start.IsZero() {
+			if err := waitUntil(ctx, start.Add(offset(i)-paceSlack)); err != nil {
+				return err
+			}
 		}
 		s.reset()
-		horizon := time.Since(start) + paceSlack
+		now := time.Now()
+		if start.IsZero() {
+			start = now
+		}
+		horizon := now.Sub(start) + paceSlack
 		for ; i < len(s.frames) && len(s.batch) < MaxBatch; i++ {
 			if s.frames[i].MACError {
 				continue
@@ -262,7 +270,7 @@ func (s *sender) paced(ctx context.Context) error {
 			s.batch = append(s.batch, s.frames[i].Data)
 			s.idx = append(s.idx, i)
 		}
-		if err := s.send(ctx); err != nil {
+		if err := s.send(ctx, now); err != nil {
 			return err
 		}
 	}

@@ -99,6 +99,9 @@ type Scenario struct {
 type Phase struct {
 	// Index is the phase's position, from 0.
 	Index int
+	// First is the scenario-wide number of the phase's first frame (frames
+	// are numbered from 0 across all phases, in replay order).
+	First int
 	// Line is where the phase starts in the scenario file.
 	Line int
 	// Rules is the rules file (resolved against the scenario's directory)
@@ -349,29 +352,15 @@ func (p Phase) rawFrames() ([]target.Frame, error) {
 
 // ---- expectations and coverage ----
 
-// RuleName names the decision of verdict v under table t the way
-// compare.Expectation.Rule does: the rule's name, "default" or
-// "malformed: <reason>".
-func RuleName(t *rules.Table, v model.Verdict) string {
-	switch {
-	case v.Malformed:
-		return "malformed: " + v.Reason
-	case !v.Hit:
-		return "default"
-	case v.Rule < len(t.Names) && t.Names[v.Rule] != "":
-		return t.Names[v.Rule]
-	default:
-		return fmt.Sprintf("rule %d", v.Rule)
-	}
-}
-
 // Expect runs the golden model over every phase's frames, in order, swapping
-// to each phase's table where the harness swaps, and returns the model's
-// expectation for every frame: exp[phase][frame].
-func (s *Scenario) Expect(numRules int, cfg model.Config) ([][]compare.Expectation, error) {
-	var f *model.Filter
-	exp := make([][]compare.Expectation, len(s.phases))
-	for i, p := range s.phases {
+// to each phase's table where the harness swaps (compare.Compare with a
+// compare.Swap at every Phase.First), and returns the model's expectation
+// for every frame of the scenario in replay order. It uses the scheduled
+// frame times; a harness that knows when the device really sent each frame
+// compares with those times instead.
+func (s *Scenario) Expect(numRules int, cfg model.Config) ([]compare.Expectation, error) {
+	in := compare.Input{Config: cfg}
+	for _, p := range s.phases {
 		t, err := p.Table(numRules)
 		if err != nil {
 			return nil, err
@@ -380,18 +369,20 @@ func (s *Scenario) Expect(numRules int, cfg model.Config) ([][]compare.Expectati
 		if err != nil {
 			return nil, err
 		}
-		if f == nil {
-			f = model.New(t, cfg)
+		if in.Table == nil {
+			in.Table = t
 		} else {
-			f.Swap(t)
+			in.Swaps = append(in.Swaps, compare.Swap{Before: p.First, Table: t})
 		}
-		exp[i] = make([]compare.Expectation, len(frames))
 		for j, fr := range frames {
-			v := f.Process(model.Frame{Data: fr.Data, TimeNS: fr.TimeNS, MACError: fr.MACError})
-			exp[i][j] = compare.Expectation{Verdict: v, Rule: RuleName(t, v)}
+			in.Sent = append(in.Sent, compare.Sent{Index: p.First + j, Data: fr.Data, TimeNS: fr.TimeNS, MACError: fr.MACError})
 		}
 	}
-	return exp, nil
+	rep, err := compare.Compare(in)
+	if err != nil {
+		return nil, err
+	}
+	return rep.Expected, nil
 }
 
 // CoverageError lists the covers items the model never saw happen.
@@ -421,48 +412,66 @@ func (e *CoverageError) Unwrap() []error {
 }
 
 // CheckCoverage checks that every covers item decided at least one frame.
-// exp[p] are the model's expectations for phase p's frames, in order (as
-// Expect returns them, or compare.Report.Expected of each phase's run). The
-// error is a *CoverageError naming the scenario file and the line of every
-// item that did not happen, with what the model did decide instead.
-func (s *Scenario) CheckCoverage(exp [][]compare.Expectation) error {
-	if len(exp) != len(s.phases) {
-		return fmt.Errorf("%s: CheckCoverage got expectations for %d phases; the scenario has %d", s.File, len(exp), len(s.phases))
+// exp are the model's expectations in replay order over all phases: Expect's
+// result, or compare.Report.Expected of a run over the whole scenario.
+// frameOf(i) is the scenario-wide frame number of exp[i] (see Phase.First),
+// for runs that did not send every frame (e.g. replay.Result.Sent[i].Index);
+// nil means exp has one entry per frame. The error is a *CoverageError
+// naming the scenario file and the line of every item that did not happen,
+// with what the model decided instead.
+func (s *Scenario) CheckCoverage(exp []compare.Expectation, frameOf func(i int) int) error {
+	n := s.NumFrames()
+	if frameOf == nil {
+		if len(exp) != n {
+			return fmt.Errorf("%s: CheckCoverage got %d expectations; the scenario has %d frames (pass frameOf when some were not sent)", s.File, len(exp), n)
+		}
+		frameOf = func(i int) int { return i }
+	}
+	phase := make([]int, len(exp)) // 1-based phase of each expectation
+	for i := range exp {
+		f := frameOf(i)
+		if f < 0 || f >= n {
+			return fmt.Errorf("%s: CheckCoverage: expectation %d is for frame %d; the scenario has frames 0..%d", s.File, i, f, n-1)
+		}
+		for p := len(s.phases) - 1; p >= 0; p-- {
+			if f >= s.phases[p].First {
+				phase[i] = p + 1
+				break
+			}
+		}
 	}
 	ce := &CoverageError{File: s.File, Total: len(s.Covers)}
 	for _, c := range s.Covers {
 		seen := map[string]int{} // what the model decided in this item's scope
 		hit := false
-		for p, list := range exp {
-			if c.Phase != 0 && p != c.Phase-1 {
+		for i, e := range exp {
+			if c.Phase != 0 && phase[i] != c.Phase {
 				continue
 			}
-			for _, e := range list {
-				v := e.Verdict
-				out := v.Outcome.String()
-				switch c.Kind {
-				case CoverRule:
-					if v.Malformed || !v.Hit || e.Rule != c.Rule {
-						continue
-					}
-					seen[out]++
-				case CoverDefault:
-					if v.Malformed || v.Hit {
-						continue
-					}
-					seen[out]++
-				case CoverMalformed:
-					if !v.Malformed {
-						continue
-					}
-					seen[v.Reason+" "+out]++
-					if c.Reason != "" && v.Reason != c.Reason {
-						continue
-					}
+			v := e.Verdict
+			out := v.Outcome.String()
+			switch c.Kind {
+			case CoverRule:
+				if v.Malformed || !v.Hit || e.Rule != c.Rule {
+					continue
 				}
-				if c.Outcome == "" || out == c.Outcome {
-					hit = true
+				seen[out]++
+			case CoverDefault:
+				if v.Malformed || v.Hit {
+					continue
 				}
+				seen[out]++
+			case CoverMalformed:
+				if !v.Malformed {
+					continue
+				}
+				seen[v.Reason+" "+out]++
+				if c.Reason != "" && v.Reason != c.Reason {
+					continue
+				}
+			}
+			if c.Outcome == "" || out == c.Outcome {
+				hit = true
 			}
 		}
 		if !hit {
@@ -710,8 +719,11 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		single.Line = root.Line
 		s.phases = []Phase{single}
 	}
+	first := 0
 	for i := range s.phases {
 		s.phases[i].s = s
+		s.phases[i].First = first
+		first += s.phases[i].NumFrames()
 	}
 	if coversNode == nil {
 		return nil, d.errf(root, "covers", "required: a non-empty list of what the model must see decide a frame (- rule: NAME, - default, - malformed: REASON)")
