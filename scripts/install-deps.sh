@@ -15,6 +15,8 @@ command -v g++       >/dev/null 2>&1 || need+=(g++)
 dpkg -s zlib1g-dev   >/dev/null 2>&1 || need+=(zlib1g-dev)
 # ccache makes an unchanged testbench rebuild in seconds in a fresh clone (CI).
 command -v ccache    >/dev/null 2>&1 || need+=(ccache)
+# tcpreplay is what the traffic harness's send benchmark measures itself against.
+command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}"
@@ -31,7 +33,7 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache already installed"
+  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, tcpreplay already installed"
 fi
 
 # Verilator 5 is required: --binary and --timing do not exist in 4.x.

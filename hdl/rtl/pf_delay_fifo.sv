@@ -81,9 +81,11 @@ end
 // Beat FIFO
 // ---------------------------------------------------------------------------
 logic [WORD_W-1:0] beat_mem [DEPTH];
-// Pointers carry one extra bit to tell full from empty
-logic [ADDR_W:0] wr_ptr_reg = '0;
-logic [ADDR_W:0] rd_ptr_reg = '0;
+// Pointers carry one extra bit to tell full from empty. They are public to
+// the C++ model so the simulated board (sim/board) knows when nothing is in
+// flight and may skip idle cycles.
+logic [ADDR_W:0] wr_ptr_reg /* verilator public_flat_rd */ = '0;
+logic [ADDR_W:0] rd_ptr_reg /* verilator public_flat_rd */ = '0;
 
 // No empty flag is needed: a non-zero aged count implies a beat is stored
 logic full;

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -108,3 +109,5 @@ func (e *Env) StartBoard(ctx context.Context, width int) (*board.Board, error) {
 	}
 	return board.Start(ctx, bin, board.StartOptions{Width: width})
 }
+
+func defaultJobs() int { return runtime.NumCPU() }

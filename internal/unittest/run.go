@@ -124,12 +124,12 @@ type buildGroup struct {
 }
 
 type runner struct {
-	opts     Options
-	unitDir  string
-	builder  *verilate.Builder
-	sem      chan struct{}
-	cases    []Case
-	results  []CaseResult
+	opts    Options
+	unitDir string
+	builder *verilate.Builder
+	sem     chan struct{}
+	cases   []Case
+	results []CaseResult
 
 	mu      sync.Mutex
 	stopped bool

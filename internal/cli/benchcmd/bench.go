@@ -25,7 +25,7 @@ type Options struct {
 
 // JSONReport is what --output json prints.
 type JSONReport struct {
-	Sim   []harness.SimBenchRow    `json:"sim"`
+	Sim   []harness.SimBenchRow     `json:"sim"`
 	Iface *harness.IfaceBenchResult `json:"iface,omitempty"`
 }
 

@@ -1,4 +1,4 @@
-// Package testcmd implements `fpgactl test` and its `unit` subcommand.
+// Package testcmd implements `fpgactl test` and its unit, functional and fuzz subcommands.
 package testcmd
 
 import (
@@ -19,12 +19,15 @@ import (
 func NewCmdTest(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test <kind>",
-		Short: "Run tests of the designs (unit tests now; functional tests later)",
+		Short: "Run tests of the designs: unit, functional, fuzz",
 		Example: `  fpgactl test unit
-  fpgactl test unit --width 64 --run 'pf_parser'`,
+  fpgactl test unit --width 64 --run 'pf_parser'
+  fpgactl test functional --width 512
+  fpgactl test fuzz --seed 7 --frames 5000`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdUnit(f, nil))
+	cmd.AddCommand(NewCmdFunctional(f, nil))
 	return cmd
 }
 

@@ -15,6 +15,7 @@
 // cycles: nothing in the design depends on idle clocks.
 
 #include "Vpf_filter.h"
+#include "Vpf_filter___024root.h"
 #include "verilated.h"
 
 #include <poll.h>
@@ -226,12 +227,14 @@ private:
         return uint64_t((x + 999999999u) / 1000000000u);
     }
 
-    // Nothing in flight. Every beat is due LATENCY cycles after it was taken;
-    // a due beat is either presented (m_axis_tvalid) or, for a dropped frame,
-    // discarded at one beat per cycle with m_axis_tvalid low, at most the FIFO
-    // depth (< 2 * (LATENCY + 5)) in a row. So LATENCY + depth cycles without
-    // an input beat or a valid output beat mean the FIFO is empty.
-    bool quiet() const { return cycle_ - last_busy_cycle_ > 3 * uint64_t(latency_) + 16 && out_frame_.empty(); }
+    // Nothing in flight: the delay FIFO is empty (its pointers are public for
+    // this) and no output frame is half captured. The verdict pipeline only
+    // holds verdicts of frames whose beats are still in the FIFO.
+    bool quiet() const {
+        return top_->rootp->pf_filter__DOT__delay_fifo_inst__DOT__wr_ptr_reg ==
+                   top_->rootp->pf_filter__DOT__delay_fifo_inst__DOT__rd_ptr_reg &&
+               out_frame_.empty();
+    }
 
     // Blocks for the next request, unless live mode must keep the clock running
     // to move frames in flight out.
@@ -348,7 +351,6 @@ private:
         bool accepted = in_beat && top_->s_axis_tready;
         if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
         if (accepted) last_in_cycle_ = cycle_;
-        if (accepted || top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
         top_->clk = 1;
         top_->eval();
         ++cycle_;
@@ -438,7 +440,6 @@ private:
             bool w_fire = top_->s_axil_wvalid && top_->s_axil_wready;
             bool b_fire = top_->s_axil_bvalid && top_->s_axil_bready;
             if (b_fire) resp = top_->s_axil_bresp;
-            if (top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
             if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
             top_->clk = 1;
             top_->eval();
@@ -474,7 +475,6 @@ private:
                 data = top_->s_axil_rdata;
                 *resp = top_->s_axil_rresp;
             }
-            if (top_->m_axis_tvalid) last_busy_cycle_ = cycle_;
             if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
             top_->clk = 1;
             top_->eval();
@@ -509,7 +509,7 @@ private:
         }
         top_->rst = 0;
         out_frame_.clear();
-        last_in_cycle_ = last_busy_cycle_ = cycle_;
+        last_in_cycle_ = cycle_;
         uint8_t resp = 0;
         latency_ = axil_read(kGeometryAddr, &resp) >> 16;
         if (resp != 0 || latency_ == 0) error("GEOMETRY register unreadable after reset");
@@ -520,7 +520,7 @@ private:
     Output& out_;
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<Vpf_filter> top_;
-    uint64_t cycle_ = 0, evaluated_ = 0, base_cycle_ = 0, last_in_cycle_ = 0, last_busy_cycle_ = 0;
+    uint64_t cycle_ = 0, evaluated_ = 0, base_cycle_ = 0, last_in_cycle_ = 0;
     uint32_t latency_ = 0;
     uint32_t backpressure_ppm_ = 0;
     uint64_t rng_ = 1;

@@ -12,7 +12,7 @@ import (
 )
 
 func TestBenchSend(t *testing.T) {
-	newNS(t) // skips when not root
+	needNetns(t)
 	if _, err := exec.LookPath("tcpreplay"); err != nil {
 		t.Skip("tcpreplay not installed (apt-get install tcpreplay); scripts/install-deps.sh installs it")
 	}
@@ -58,7 +58,7 @@ func TestBenchSend(t *testing.T) {
 }
 
 func TestBenchSendErrors(t *testing.T) {
-	newNS(t)
+	needNetns(t)
 	if _, err := exec.LookPath("tcpreplay"); err != nil {
 		t.Skip("tcpreplay not installed")
 	}

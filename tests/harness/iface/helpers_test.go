@@ -11,9 +11,9 @@ import (
 	"github.com/fpgactl/fpgactl/internal/netns"
 )
 
-// newNS creates a namespace with the given veth pairs (MTU 9600) and
-// deletes it when the test ends. It skips only when not root.
-func newNS(t testing.TB, pairs ...[2]string) *netns.Namespace {
+// needNetns skips the test when not root and fails it when namespaces
+// are unavailable for another reason (CI runs as root, so they run there).
+func needNetns(t testing.TB) {
 	t.Helper()
 	if err := netns.Available(); err != nil {
 		if errors.Is(err, netns.ErrNotRoot) {
@@ -21,6 +21,13 @@ func newNS(t testing.TB, pairs ...[2]string) *netns.Namespace {
 		}
 		t.Fatal(err)
 	}
+}
+
+// newNS creates a namespace with the given veth pairs (MTU 9600) and
+// deletes it when the test ends.
+func newNS(t testing.TB, pairs ...[2]string) *netns.Namespace {
+	t.Helper()
+	needNetns(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ns, err := netns.Create(ctx, netns.UniqueName("fpgactl-t"))

@@ -221,8 +221,8 @@ func (s *sender) fast(ctx context.Context) error {
 
 // paced sends each frame at its TimeNS offset from the first frame sent:
 // frames due within paceSlack go together in one batch, longer gaps are
-// waited out. A batch runs late rather than early, and a late start does
-// not pile up: later frames keep their own schedule.
+// waited out. No frame goes more than paceSlack early, and a batch that
+// went late does not delay the rest: they keep their own schedule.
 func (s *sender) paced(ctx context.Context) error {
 	first := -1
 	for i, f := range s.frames {

@@ -84,6 +84,9 @@ type Options struct {
 	RateGbps float64    // line rate; 0 means back to back at 10G
 	Mix      []MixEntry // empty means all "legit"
 	StartNS  uint64
+	// FirstID numbers the frames from FirstID instead of 0, so that runs
+	// replayed one after another (scenario phases) keep distinct IDs.
+	FirstID uint32
 }
 
 // Generate builds opts.Frames frames. It fails, saying which option to fix,
@@ -113,7 +116,7 @@ func Generate(opts Options) ([]Frame, error) {
 	var bits uint64 // wire bits of all previous frames
 	for i := 0; i < opts.Frames; i++ {
 		kind := pickKind(g.rng, mix, total)
-		id := uint32(i)
+		id := opts.FirstID + uint32(i)
 		data, concrete := g.build(kind, sizes.next(), id)
 		frames = append(frames, Frame{
 			Data:   data,

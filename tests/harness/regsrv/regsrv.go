@@ -280,7 +280,9 @@ func (e *RemoteError) Error() string {
 // Client is register access through a server started with Serve. It is
 // safe for concurrent use; requests go one at a time. After an I/O error
 // or a cancelled request the connection's state is unknown, so every later
-// call fails: Dial again.
+// call fails: Dial again. Give calls a deadline: the server learns it
+// (timeout_ms) and gives up too, whereas an access cancelled without one
+// runs on the server until the device answers.
 type Client struct {
 	path string
 	mu   sync.Mutex
@@ -314,14 +316,16 @@ func (c *Client) ReadReg(ctx context.Context, addr uint32) (uint32, error) {
 	return c.roundTrip(ctx, request{Op: "read", Addr: &addr})
 }
 
-// Close closes the connection.
+// Close closes the connection; a call in progress fails.
 func (c *Client) Close() error {
+	// Before taking the lock, which a call waiting on the server holds.
+	err := c.conn.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = errors.New("client closed")
 	}
-	return c.conn.Close()
+	return err
 }
 
 func (c *Client) roundTrip(ctx context.Context, req request) (uint32, error) {

@@ -320,3 +320,23 @@ func TestDialMissing(t *testing.T) {
 		t.Errorf("Dial of a missing socket: %v", err)
 	}
 }
+
+func TestCloseDuringCall(t *testing.T) {
+	path, _ := startServer(t)
+	c := dial(t, path)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.ReadReg(context.Background(), slowAddr) // no deadline
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("call in progress succeeded after Close")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end the call in progress")
+	}
+}

@@ -318,7 +318,9 @@ func (p Phase) rawFrames() ([]target.Frame, error) {
 	t := p.Traffic
 	var out []target.Frame
 	if t.Pcap == "" {
-		gen, err := profile.Generate(t.Options)
+		opts := t.Options
+		opts.FirstID = uint32(p.First) // IDs unique across phases: frames pair by ID
+		gen, err := profile.Generate(opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: phase %d: %w", p.s.File, p.Index+1, err)
 		}
