@@ -59,11 +59,25 @@ func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
 }
 
-// Namespace is a named network namespace created by Create. Close deletes it.
+// Namespace is a named network namespace: created by Create (Close deletes
+// it) or an existing one found by Open (Close leaves it).
 type Namespace struct {
 	name      string
+	borrowed  bool
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// Open returns the existing namespace name (as made by `ip netns add`).
+func Open(name string) (*Namespace, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return nil, fmt.Errorf("invalid namespace name %q", name)
+	}
+	ns := &Namespace{name: name, borrowed: true}
+	if _, err := os.Stat(ns.Path()); err != nil {
+		return nil, fmt.Errorf("network namespace %s not found (%v); list them with `ip netns list`", name, err)
+	}
+	return ns, nil
 }
 
 // Create makes the namespace name, disables IPv6 in it and brings its
@@ -253,6 +267,9 @@ func (ns *Namespace) enter() (back int, err error) {
 // result.
 func (ns *Namespace) Close() error {
 	ns.closeOnce.Do(func() {
+		if ns.borrowed {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		ns.closeErr = runIP(ctx, "netns", "del", ns.name)

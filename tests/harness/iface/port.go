@@ -69,8 +69,11 @@ type mmsghdr struct {
 
 const sizeofTimespec = int(unsafe.Sizeof(unix.Timespec{}))
 
-// ctrlSize holds one SCM_TIMESTAMPNS message, with room to spare.
-var ctrlSize = 2 * unix.CmsgSpace(sizeofTimespec)
+const sizeofAuxdata = int(unsafe.Sizeof(unix.TpacketAuxdata{}))
+
+// ctrlSize holds one SCM_TIMESTAMPNS and one PACKET_AUXDATA message, with
+// room to spare.
+var ctrlSize = 2 * (unix.CmsgSpace(sizeofTimespec) + unix.CmsgSpace(sizeofAuxdata))
 
 // Port is an AF_PACKET socket bound to one interface. It receives every
 // frame arriving on the interface (never the frames sent from it) and sends
@@ -180,6 +183,12 @@ func (p *Port) open(opts PortOptions) error {
 	}
 	// Without kernel timestamps RecvBatch stamps frames when it returns.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	// With VLAN receive offload the kernel takes the outer tag off the frame
+	// and hands it over as auxiliary data; RecvBatch puts it back, so the
+	// frame is seen as it was on the wire.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		return fmt.Errorf("enabling PACKET_AUXDATA on %s (needed to see VLAN tags): %w", p.where(), err)
+	}
 	if opts.QdiscBypass {
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
 			return fmt.Errorf("setting PACKET_QDISC_BYPASS on %s: %w; open the port without QdiscBypass", p.where(), err)
@@ -390,31 +399,59 @@ func (p *Port) collect(r int, bufs [][]byte, lens []int, stamps []uint64) int {
 		if w != j {
 			copy(bufs[w], bufs[j][:min(int(h.Len), len(bufs[j]))])
 		}
+		ts, aux := p.controls(j, h, now)
 		lens[w] = int(h.Len)
+		if aux != nil && aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
+			lens[w] = insertVLAN(bufs[w], int(h.Len), aux)
+		}
 		if stamps != nil {
-			stamps[w] = p.stamp(j, h, now)
+			stamps[w] = ts
 		}
 		w++
 	}
 	return w
 }
 
-// stamp returns message j's SCM_TIMESTAMPNS time, or now when it has none.
-func (p *Port) stamp(j int, h *mmsghdr, now uint64) uint64 {
+// controls returns message j's SCM_TIMESTAMPNS time (now when it has none)
+// and its PACKET_AUXDATA (nil when none).
+func (p *Port) controls(j int, h *mmsghdr, now uint64) (uint64, *unix.TpacketAuxdata) {
 	ctrl := p.recvCtrl[j*ctrlSize : (j+1)*ctrlSize]
 	clen := min(int(h.Hdr.Controllen), len(ctrl))
+	ts := now
+	var aux *unix.TpacketAuxdata
 	for off := 0; off+unix.SizeofCmsghdr <= clen; {
 		c := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[off]))
 		if int(c.Len) < unix.CmsgLen(0) || off+int(c.Len) > clen {
 			break
 		}
-		if c.Level == unix.SOL_SOCKET && c.Type == unix.SCM_TIMESTAMPNS && int(c.Len) >= unix.CmsgLen(sizeofTimespec) {
-			ts := (*unix.Timespec)(unsafe.Pointer(&ctrl[off+unix.CmsgLen(0)]))
-			return uint64(ts.Nano())
+		data := off + unix.CmsgLen(0)
+		switch {
+		case c.Level == unix.SOL_SOCKET && c.Type == unix.SCM_TIMESTAMPNS && int(c.Len) >= unix.CmsgLen(sizeofTimespec):
+			ts = uint64((*unix.Timespec)(unsafe.Pointer(&ctrl[data])).Nano())
+		case c.Level == unix.SOL_PACKET && c.Type == unix.PACKET_AUXDATA && int(c.Len) >= unix.CmsgLen(sizeofAuxdata):
+			a := *(*unix.TpacketAuxdata)(unsafe.Pointer(&ctrl[data]))
+			aux = &a
 		}
 		off += unix.CmsgSpace(int(c.Len) - unix.CmsgLen(0))
 	}
-	return now
+	return ts, aux
+}
+
+// insertVLAN puts the tag the kernel took off back after the MAC addresses
+// of the n-byte frame in buf and returns the frame's new length (which is
+// larger than len(buf) when the end no longer fits: the frame is cut).
+func insertVLAN(buf []byte, n int, aux *unix.TpacketAuxdata) int {
+	if n < 12 || len(buf) < 16 {
+		return n
+	}
+	tpid := uint16(0x8100)
+	if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+		tpid = aux.Vlan_tpid
+	}
+	copy(buf[16:], buf[12:min(n, len(buf))])
+	buf[12], buf[13] = byte(tpid>>8), byte(tpid)
+	buf[14], buf[15] = byte(aux.Vlan_tci>>8), byte(aux.Vlan_tci)
+	return n + 4
 }
 
 func (p *Port) clearRecvIovs(n int) {

@@ -94,7 +94,9 @@ func (t *Target) Close() error {
 // Replay sends frames on In, as fast as the interface takes them or, with
 // opts.Pace, keeping the gaps between their TimeNS; meanwhile it captures on
 // Out. It returns once nothing has arrived for the settle time after the
-// last frame was sent. Frames with MACError are not sent (Skipped).
+// last frame was sent. Frames with MACError, runts shorter than an Ethernet
+// header and frames with a cut VLAN tag cannot pass through Linux
+// interfaces: they are not sent (Skipped).
 func (t *Target) Replay(ctx context.Context, frames []target.Frame, opts target.ReplayOptions) (*target.Capture, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -104,7 +106,7 @@ func (t *Target) Replay(ctx context.Context, frames []target.Frame, opts target.
 	}
 	capt := &target.Capture{SentTimeNS: make([]uint64, len(frames))}
 	for i, f := range frames {
-		if f.MACError {
+		if unsendable(f) {
 			if capt.Skipped == nil {
 				capt.Skipped = make([]bool, len(frames))
 			}
@@ -205,7 +207,7 @@ func (s *sender) fast(ctx context.Context) error {
 	for i := 0; i < len(s.frames); {
 		s.reset()
 		for ; i < len(s.frames) && len(s.batch) < MaxBatch; i++ {
-			if !s.frames[i].MACError {
+			if !unsendable(s.frames[i]) {
 				s.batch = append(s.batch, s.frames[i].Data)
 				s.idx = append(s.idx, i)
 			}
@@ -226,7 +228,7 @@ func (s *sender) fast(ctx context.Context) error {
 func (s *sender) paced(ctx context.Context) error {
 	first := -1
 	for i, f := range s.frames {
-		if !f.MACError {
+		if !unsendable(f) {
 			first = i
 			break
 		}
@@ -245,7 +247,7 @@ func (s *sender) paced(ctx context.Context) error {
 	// between sent times are never shorter than asked (less the slack).
 	var start time.Time
 	for i := first; i < len(s.frames); {
-		if s.frames[i].MACError {
+		if unsendable(s.frames[i]) {
 			i++
 			continue
 		}
@@ -261,7 +263,7 @@ func (s *sender) paced(ctx context.Context) error {
 		}
 		horizon := now.Sub(start) + paceSlack
 		for ; i < len(s.frames) && len(s.batch) < MaxBatch; i++ {
-			if s.frames[i].MACError {
+			if unsendable(s.frames[i]) {
 				continue
 			}
 			if offset(i) > horizon {
@@ -412,4 +414,17 @@ func (c *capturer) settle(ctx context.Context, d, sentAt time.Duration, pr *prog
 		}
 		pr.report(sent, false)
 	}
+}
+
+// unsendable frames cannot go through a Linux host's interfaces: a bad FCS
+// is the NIC's to compute, a frame needs its 14-byte header, and a receiving
+// Linux host drops a frame whose outer VLAN tag is cut short before any
+// packet socket sees it (the kernel untags every received frame first).
+func unsendable(f target.Frame) bool {
+	if f.MACError || len(f.Data) < 14 {
+		return true
+	}
+	tpid := uint16(f.Data[12])<<8 | uint16(f.Data[13])
+	// The untagging needs the 4-byte tag and the next EtherType after the header.
+	return (tpid == 0x8100 || tpid == 0x88A8) && len(f.Data) < 14+4+2
 }
