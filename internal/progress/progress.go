@@ -44,7 +44,7 @@ func (l *Line) Update(sent, received, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if now.Sub(l.last) < l.every && sent < total {
+	if now.Sub(l.last) < l.every {
 		return
 	}
 	l.last = now
@@ -53,15 +53,17 @@ func (l *Line) Update(sent, received, total int) {
 	if total > 0 {
 		pct = 100 * float64(sent) / float64(total)
 	}
-	rate := 0.0
-	if el > 0 {
-		rate = float64(sent) / el
+	var text string
+	if sent < total {
+		rate := float64(sent) / el
+		eta := ""
+		if rate > 0 && el >= 1 {
+			eta = fmt.Sprintf(", %s left", (time.Duration(float64(total-sent)/rate*1e9) * time.Nanosecond).Round(time.Second))
+		}
+		text = fmt.Sprintf("%s: %d/%d frames sent (%.0f%%), %d received, %.0f frames/s%s", l.label, sent, total, pct, received, rate, eta)
+	} else {
+		text = fmt.Sprintf("%s: all %d frames sent, %d received, waiting for the rest (%.0fs)", l.label, total, received, el)
 	}
-	eta := ""
-	if rate > 0 && sent < total {
-		eta = fmt.Sprintf(", %s left", (time.Duration(float64(total-sent)/rate) * time.Second).Round(time.Second))
-	}
-	text := fmt.Sprintf("%s: %d/%d frames sent (%.0f%%), %d received, %.0f frames/s%s", l.label, sent, total, pct, received, rate, eta)
 	if text == l.lastText {
 		return
 	}

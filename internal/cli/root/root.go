@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/fpgactl/fpgactl/internal/cli/benchcmd"
+	"github.com/fpgactl/fpgactl/internal/cli/boardcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
@@ -35,8 +36,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Long: `fpgactl is the toolchain of an L3/L4 packet filter for FPGAs (SystemVerilog on
 AXI4-Stream, 64-bit for 10G and 512-bit for 100G). It lints the RTL with
 Verilator, Icarus Verilog and Yosys, compiles a human-readable rules file into
-the filter's table image, and builds and runs the Verilator unit tests in
-parallel with JUnit reports and waveforms of failures.
+the filter's table image, builds and runs the Verilator unit tests in
+parallel with JUnit reports and waveforms of failures, and replays traffic
+through the whole filter (a simulated board in Verilator, or network
+interfaces) against the Go golden model.
 
 Project settings come from fpgactl.yaml, found upward from the current
 directory (see docs/settings.md).`,
@@ -44,6 +47,8 @@ directory (see docs/settings.md).`,
   fpgactl lint
   fpgactl rules compile tests/rules/example.yaml
   fpgactl test unit --keep-going
+  fpgactl test functional --output json
+  fpgactl replay --rules tests/rules/syn-flood.yaml --profile imix,frames=5000,mix=legit:8+syn-flood:2
   fpgactl version --output json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -68,6 +73,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(testcmd.NewCmdTest(f))
 	cmd.AddCommand(replaycmd.NewCmdReplay(f, nil))
 	cmd.AddCommand(benchcmd.NewCmdBench(f, nil))
+	cmd.AddCommand(boardcmd.NewCmdBoard(f))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}
