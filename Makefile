@@ -1,6 +1,8 @@
 # The two commands of README.md:
-#   make run   - install tools if missing, build fpgactl, doctor, lint, compile the example rules, unit tests
-#   make test  - install tools if missing, go vet + go test, lint, unit tests
+#   make run   - install tools if missing, build fpgactl, doctor, lint, compile the example rules,
+#                unit tests, functional scenarios on the simulated board at both widths
+#   make test  - install tools if missing, go vet + go test, lint, unit tests, functional scenarios,
+#                a bounded differential fuzz run (RTL vs golden model)
 SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/fpgactl
@@ -10,18 +12,25 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # Extra flags for `fpgactl test unit`, e.g. make test UNIT_FLAGS='--width 64'
 UNIT_FLAGS ?=
+# Differential fuzzing in `make test`: frames per width, and a seed that is fixed per commit
+# (reproducible) but moves with every commit (explores).
+FUZZ_FRAMES ?= 4000
+FUZZ_SEED   ?= $(shell printf '%d' 0x$$(git rev-parse --short=8 HEAD 2>/dev/null || echo 1))
 
-.PHONY: run test deps build lint unit gotest clean
+.PHONY: run test deps build lint unit functional fuzz gotest clean
 
 run: deps build
 	$(BIN) doctor
 	$(BIN) lint
 	$(BIN) rules compile tests/rules/example.yaml
 	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+	$(BIN) test functional
 
 test: deps build gotest
 	$(BIN) lint
 	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+	$(BIN) test functional
+	$(BIN) test fuzz --seed $(FUZZ_SEED) --frames $(FUZZ_FRAMES) --backpressure
 
 deps:
 	scripts/install-deps.sh
@@ -40,6 +49,12 @@ lint: build
 
 unit: build
 	$(BIN) test unit --keep-going $(UNIT_FLAGS)
+
+functional: build
+	$(BIN) test functional
+
+fuzz: build
+	$(BIN) test fuzz --seed $(FUZZ_SEED) --frames $(FUZZ_FRAMES) --backpressure
 
 clean:
 	rm -rf bin .fpgactl

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the external tools fpgactl needs for lint and unit tests on Debian 12:
-# verilator (5.x, for --binary --timing), iverilog, yosys, and ccache for Verilator's C++.
+# Install the external tools fpgactl needs for lint, unit and functional tests on Debian 12:
+# verilator (5.x, for --binary --timing), iverilog, yosys, ccache for Verilator's C++,
+# iproute2 for the network-namespace tests and tcpreplay for the harness benchmark.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ command -v g++       >/dev/null 2>&1 || need+=(g++)
 dpkg -s zlib1g-dev   >/dev/null 2>&1 || need+=(zlib1g-dev)
 # ccache makes an unchanged testbench rebuild in seconds in a fresh clone (CI).
 command -v ccache    >/dev/null 2>&1 || need+=(ccache)
+# ip (iproute2) makes the network namespaces and veth pairs of the iface tests.
+command -v ip        >/dev/null 2>&1 || need+=(iproute2)
 # tcpreplay is what the traffic harness's send benchmark measures itself against.
 command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
 
@@ -33,7 +36,7 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, tcpreplay already installed"
+  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay already installed"
 fi
 
 # Verilator 5 is required: --binary and --timing do not exist in 4.x.

@@ -408,6 +408,8 @@ func FuzzCase(ctx context.Context, tgt target.Target, c fuzz.Case, opts FuzzCase
 	line := fmt.Sprintf("%-5s %-28s %5d frames %3d rules", r.Status, name, r.Frames, r.Rules)
 	if r.Backpressure > 0 {
 		line += fmt.Sprintf("  bp %.3f", r.Backpressure)
+	} else {
+		line += "          "
 	}
 	line += fmt.Sprintf("  %5.2fs", r.Seconds)
 	if r.Seconds > 0 && runErr == nil {
@@ -491,7 +493,7 @@ func FuzzCase(ctx context.Context, tgt target.Target, c fuzz.Case, opts FuzzCase
 			if f.MinDir != "" {
 				where = ": " + f.MinDir
 			}
-			say("      minimized to %d frames, %d rules in %d replays (%.1fs)%s", f.MinFrames, f.MinRules, f.MinRuns, time.Since(mstart).Seconds(), where)
+			say("      minimized to %s, %s in %d replays (%.1fs)%s", plural(f.MinFrames, "frame"), plural(f.MinRules, "rule"), f.MinRuns, time.Since(mstart).Seconds(), where)
 		}
 	}
 	if f.MinDir != "" {
@@ -508,6 +510,13 @@ func FuzzCase(ctx context.Context, tgt target.Target, c fuzz.Case, opts FuzzCase
 	}
 	r.Message = strings.Join(problems, "; ")
 	return r, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func orDefault(v, def int) int {

@@ -28,6 +28,7 @@ func NewCmdTest(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.AddCommand(NewCmdUnit(f, nil))
 	cmd.AddCommand(NewCmdFunctional(f, nil))
+	cmd.AddCommand(NewCmdFuzz(f, nil))
 	return cmd
 }
 
