@@ -311,7 +311,7 @@ func (b *Board) Reset(ctx context.Context) error {
 // SetBackpressure makes the board hold m_axis_tready low on a random fraction
 // (0 ≤ f < 1) of cycles, reproducibly from seed.
 func (b *Board) SetBackpressure(f float64, seed uint64) error {
-	if f < 0 || f >= 1 {
+	if !(f >= 0 && f < 1) { // also refuses NaN
 		return fmt.Errorf("backpressure %g is outside [0, 1)", f)
 	}
 	if b.broken != nil {

@@ -78,7 +78,7 @@ The run leaves diff.txt (readable, one line per mismatch), mismatches.pcap
 					return err
 				}
 			}
-			if opts.Backpressure < 0 || opts.Backpressure >= 1 {
+			if !(opts.Backpressure >= 0 && opts.Backpressure < 1) { // also refuses NaN
 				return cmdutil.FlagErrorf("--backpressure must be in [0, 1), got %g", opts.Backpressure)
 			}
 			if runF != nil {
