@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fpgactl/fpgactl/internal/verilate"
@@ -153,6 +154,9 @@ func Start(ctx context.Context, bin string, opts StartOptions) (*Board, error) {
 		hz = ClockHz(opts.Width)
 	}
 	cmd := exec.Command(bin, "--clock-hz", fmt.Sprint(hz))
+	// A board busy simulating reads no stdin and would not notice its
+	// harness dying; the kernel stops it instead.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr := &tailBuffer{max: 8 << 10}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

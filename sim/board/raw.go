@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 
 	"github.com/fpgactl/fpgactl/sim/rules"
 	"github.com/fpgactl/fpgactl/tests/harness/target"
@@ -63,6 +64,7 @@ func RunRaw(ctx context.Context, bin string, clockHz uint64, requests string) (R
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "--clock-hz", fmt.Sprint(clockHz), "--raw", requests)
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Run(); err != nil {
 		return RawResult{}, fmt.Errorf("raw board run: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
