@@ -29,7 +29,10 @@ run: deps build
 test: deps build gotest
 	$(BIN) lint
 	$(BIN) test unit --keep-going $(UNIT_FLAGS)
-	$(BIN) test functional
+	# JSON kept as a CI artifact; the summary fields are echoed; a failed scenario fails the target.
+	mkdir -p .fpgactl/reports
+	set -o pipefail; $(BIN) test functional --output json | tee .fpgactl/reports/functional.json \
+	  | grep -E '^  "(passed|failed|frames|mismatches)"'
 	$(BIN) test fuzz --seed $(FUZZ_SEED) --frames $(FUZZ_FRAMES) --backpressure
 
 deps:

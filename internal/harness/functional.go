@@ -130,7 +130,7 @@ func (e *Env) RunFunctional(ctx context.Context, opts FunctionalOptions) (*Funct
 		workers = defaultJobs()
 	}
 	workers = min(workers, len(jobs))
-	// Interleave widths so workers keep boards of one width busy.
+	// Longest scenarios first, so no worker is left with a long one at the end.
 	queue := make(chan functionalJob, len(jobs))
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].sc.NumFrames() > jobs[j].sc.NumFrames() })
 	for _, j := range jobs {
@@ -222,7 +222,7 @@ func (e *Env) runScenario(ctx context.Context, boards map[int]*board.Board, j fu
 		return fail(StatusError, err)
 	}
 	rep := res.Report
-	r.Report, r.Device = rep, &res.Device
+	r.Report = rep
 	r.ExpectedPass, r.Received = rep.ExpectedPass, rep.Received
 	r.Mismatches, r.CounterDiffs, r.Latency = len(rep.Mismatches), len(rep.CounterDiffs), rep.Latency
 	r.Status = StatusPass
