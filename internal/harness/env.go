@@ -20,13 +20,31 @@ import (
 
 // Env builds and starts simulated boards of the project's filter design.
 type Env struct {
-	Settings  *project.Settings
-	Verilator string
+	Settings *project.Settings
+	// Verilator is the executable; when empty, FindVerilator is asked the
+	// first time a board is built (so targets without a board need none).
+	Verilator     string
+	FindVerilator func(context.Context) (string, error)
 	// Progress receives one line per board build (nil: silent).
 	Progress io.Writer
 
 	mu     sync.Mutex
 	builds map[int]string
+}
+
+// Source gives an Env its project and its Verilator; cmdutil.Factory is one.
+type Source interface {
+	Project() (*project.Settings, error)
+	Verilator(ctx context.Context) (string, error)
+}
+
+// Load returns an Env on src's project, reporting board builds to progress.
+func Load(src Source, progress io.Writer) (*Env, error) {
+	s, err := src.Project()
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Settings: s, FindVerilator: src.Verilator, Progress: progress}, nil
 }
 
 // Design is the project's design whose top is the filter the board wraps.
@@ -77,6 +95,14 @@ func (e *Env) BoardBinary(ctx context.Context, width int) (string, error) {
 		return "", err
 	}
 	defer logf.Close()
+	e.mu.Lock()
+	if e.Verilator == "" && e.FindVerilator != nil {
+		if e.Verilator, err = e.FindVerilator(ctx); err != nil {
+			e.mu.Unlock()
+			return "", err
+		}
+	}
+	e.mu.Unlock()
 	start := time.Now()
 	bin, cached, err := board.Build(ctx, board.BuildOptions{
 		RTL: rtl, Include: e.Settings.IncludeDirs(d), Parameters: d.Parameters, Width: width,

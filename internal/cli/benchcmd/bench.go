@@ -75,15 +75,10 @@ Medians of --repeat runs are reported. Nothing here passes or fails.`,
 // Run measures and prints.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
-	s, err := f.Project()
+	env, err := harness.Load(f, f.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	tool, err := f.Tools.Require(ctx, "verilator")
-	if err != nil {
-		return err
-	}
-	env := &harness.Env{Settings: s, Verilator: tool.Path, Progress: f.IO.ErrOut}
 	widths := opts.Widths
 	if len(widths) == 0 {
 		if widths, err = env.Widths(); err != nil {

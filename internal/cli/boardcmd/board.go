@@ -82,15 +82,10 @@ VLAN tag is cut short through its interfaces; the iface target skips those.`,
 // RunSim runs the board until ctx ends.
 func RunSim(ctx context.Context, opts *SimOptions) error {
 	f := opts.Factory
-	s, err := f.Project()
+	env, err := harness.Load(f, f.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	tool, err := f.Tools.Require(ctx, "verilator")
-	if err != nil {
-		return err
-	}
-	env := &harness.Env{Settings: s, Verilator: tool.Path, Progress: f.IO.ErrOut}
 	width := opts.Width
 	if width == 0 {
 		ws, err := env.Widths()

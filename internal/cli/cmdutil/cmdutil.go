@@ -4,6 +4,7 @@
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,13 @@ func (f *Factory) Project() (*project.Settings, error) {
 		path = p
 	}
 	return project.Load(path)
+}
+
+// Verilator returns the path of a usable verilator, or an error that says
+// how to install it.
+func (f *Factory) Verilator(ctx context.Context) (string, error) {
+	s, err := f.Tools.Require(ctx, "verilator")
+	return s.Path, err
 }
 
 // JSON reports whether --output json was asked for.

@@ -104,23 +104,13 @@ The run leaves diff.txt (readable, one line per mismatch), mismatches.pcap
 // Run does the replay; it returns SilentError when the target disagreed with the model.
 func Run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
-	s, err := f.Project()
+	env, err := harness.Load(f, f.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	verilator := ""
-	if kind, _, _, _ := harness.ParseTargetSpec(opts.Target); kind == "sim" {
-		tool, err := f.Tools.Require(ctx, "verilator")
-		if err != nil {
-			return err
-		}
-		verilator = tool.Path
-	}
-	progressOut := f.IO.ErrOut
-	opts.Env = &harness.Env{Settings: s, Verilator: verilator, Progress: progressOut}
-	opts.Progress = progressOut
+	opts.Env, opts.Progress = env, f.IO.ErrOut
 	if opts.OutDir == "" {
-		opts.OutDir = filepath.Join(s.WorkPath(), "replay", time.Now().Format("20060102-150405"))
+		opts.OutDir = filepath.Join(env.Settings.WorkPath(), "replay", time.Now().Format("20060102-150405"))
 	}
 	start := time.Now()
 	res, err := harness.Replay(ctx, opts.ReplayOptions)

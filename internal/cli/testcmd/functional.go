@@ -74,14 +74,15 @@ Failed scenarios leave diff.txt and mismatches.pcap under
 // RunFunctional runs the suite; it returns SilentError when a scenario failed.
 func RunFunctional(ctx context.Context, opts *FunctionalOptions) error {
 	f := opts.Factory
-	s, err := f.Project()
+	progress := f.IO.Out
+	if f.JSON() {
+		progress = f.IO.ErrOut
+	}
+	env, err := harness.Load(f, progress)
 	if err != nil {
 		return err
 	}
-	tool, err := f.Tools.Require(ctx, "verilator")
-	if err != nil {
-		return err
-	}
+	s := env.Settings
 	dir := s.Abs(opts.Dir)
 	all, err := scenario.LoadDir(dir)
 	if err != nil {
@@ -102,11 +103,6 @@ func RunFunctional(ctx context.Context, opts *FunctionalOptions) error {
 			return cmdutil.FlagErrorf("--scenario %q: no such scenario in %s (have: %s)", want, dir, strings.Join(names, ", "))
 		}
 	}
-	progress := f.IO.Out
-	if f.JSON() {
-		progress = f.IO.ErrOut
-	}
-	env := &harness.Env{Settings: s, Verilator: tool.Path, Progress: progress}
 	jobs := opts.Jobs
 	if jobs == 0 {
 		jobs = s.Runners.Local.Jobs

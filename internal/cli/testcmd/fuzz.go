@@ -121,18 +121,15 @@ JUnit (one test case per case and width, named seed-<N>/w<W>) goes to
 // RunFuzz runs the fuzzer; it returns SilentError when a case failed.
 func RunFuzz(ctx context.Context, opts *FuzzOptions) error {
 	f := opts.Factory
-	s, err := f.Project()
-	if err != nil {
-		return err
-	}
-	tool, err := f.Tools.Require(ctx, "verilator")
-	if err != nil {
-		return err
-	}
 	progress := f.IO.Out
 	if f.JSON() {
 		progress = f.IO.ErrOut
 	}
+	env, err := harness.Load(f, progress)
+	if err != nil {
+		return err
+	}
+	s := env.Settings
 	switch {
 	case opts.Case != "":
 		fmt.Fprintf(progress, "fuzz: rerunning the case in %s\n", opts.Case)
@@ -141,7 +138,6 @@ func RunFuzz(ctx context.Context, opts *FuzzOptions) error {
 	default:
 		fmt.Fprintf(progress, "fuzz: seed %d\n", opts.Seed)
 	}
-	env := &harness.Env{Settings: s, Verilator: tool.Path, Progress: progress}
 	res, runErr := env.Fuzz(ctx, harness.FuzzOptions{
 		Seed: opts.Seed, Frames: opts.Frames, CaseFrames: opts.CaseFrames, Widths: opts.Widths,
 		Backpressure: opts.Backpressure, Minimize: !opts.NoMinimize, MaxRuns: opts.MaxRuns,

@@ -55,10 +55,7 @@ func NewCmdUnit(f *cmdutil.Factory, runF func(context.Context, *UnitOptions) err
 		IO:      f.IO,
 		Project: f.Project,
 		Vectors: defaultVectorWriter(),
-		Verilator: func(ctx context.Context) (string, error) {
-			s, err := f.Tools.Require(ctx, "verilator")
-			return s.Path, err
-		},
+		Verilator: f.Verilator,
 	}
 	cmd := &cobra.Command{
 		Use:   "unit",
