@@ -16,6 +16,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/sim/board"
+	"github.com/fpgactl/fpgactl/sim/rules"
 )
 
 // Env builds and starts simulated boards of the project's filter design.
@@ -57,13 +58,40 @@ func (e *Env) Design() (*project.Design, error) {
 	return nil, fmt.Errorf("%s: no design has top: %s; the simulated board wraps that module", e.Settings.Path, board.Top)
 }
 
-// Widths are the design's data widths.
-func (e *Env) Widths() ([]int, error) {
+// Widths returns want, or the design's data widths when want is empty.
+func (e *Env) Widths(want ...int) ([]int, error) {
+	if len(want) > 0 {
+		return want, nil
+	}
 	d, err := e.Design()
 	if err != nil {
 		return nil, err
 	}
 	return d.Widths, nil
+}
+
+// Width returns want, or the design's first data width when want is 0.
+func (e *Env) Width(want int) (int, error) {
+	if want != 0 {
+		return want, nil
+	}
+	ws, err := e.Widths()
+	if err != nil {
+		return 0, err
+	}
+	return ws[0], nil
+}
+
+// NumRules is the design's NUM_RULES parameter (rule slots of the build).
+func (e *Env) NumRules() (int, error) {
+	d, err := e.Design()
+	if err != nil {
+		return 0, err
+	}
+	if n, ok := d.Parameters["NUM_RULES"]; ok {
+		return n, nil
+	}
+	return rules.DefaultNumRules, nil
 }
 
 // BoardBinary builds (or finds cached) the board executable for a width.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/fpgactl/fpgactl/internal/junit"
 	"github.com/fpgactl/fpgactl/sim/board"
-	"github.com/fpgactl/fpgactl/sim/rules"
 	"github.com/fpgactl/fpgactl/tests/harness/compare"
 	"github.com/fpgactl/fpgactl/tests/harness/replay"
 	"github.com/fpgactl/fpgactl/tests/harness/scenario"
@@ -83,20 +82,13 @@ type functionalJob struct {
 // non-nil only when the run could not start or was cancelled.
 func (e *Env) RunFunctional(ctx context.Context, opts FunctionalOptions) (*FunctionalResult, error) {
 	start := time.Now()
-	widths := opts.Widths
-	if len(widths) == 0 {
-		var err error
-		if widths, err = e.Widths(); err != nil {
-			return nil, err
-		}
-	}
-	d, err := e.Design()
+	widths, err := e.Widths(opts.Widths...)
 	if err != nil {
 		return nil, err
 	}
-	numRules := rules.DefaultNumRules
-	if n, ok := d.Parameters["NUM_RULES"]; ok {
-		numRules = n
+	numRules, err := e.NumRules()
+	if err != nil {
+		return nil, err
 	}
 	var jobs []functionalJob
 	for _, w := range widths {

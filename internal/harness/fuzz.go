@@ -16,7 +16,6 @@ import (
 
 	"github.com/fpgactl/fpgactl/internal/junit"
 	"github.com/fpgactl/fpgactl/sim/board"
-	"github.com/fpgactl/fpgactl/sim/rules"
 	"github.com/fpgactl/fpgactl/tests/harness/compare"
 	"github.com/fpgactl/fpgactl/tests/harness/fuzz"
 	"github.com/fpgactl/fpgactl/tests/harness/replay"
@@ -180,23 +179,16 @@ type fuzzPlanned struct {
 // early with ctx (the result then holds the cases that finished).
 func (e *Env) Fuzz(ctx context.Context, opts FuzzOptions) (*FuzzResult, error) {
 	start := time.Now()
-	widths := opts.Widths
-	if len(widths) == 0 {
-		var err error
-		if widths, err = e.Widths(); err != nil {
-			return nil, err
-		}
+	widths, err := e.Widths(opts.Widths...)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Frames < 0 || opts.CaseFrames < 0 || opts.MaxRuns < 0 {
 		return nil, fmt.Errorf("fuzz: Frames (%d), CaseFrames (%d) and MaxRuns (%d) must not be negative", opts.Frames, opts.CaseFrames, opts.MaxRuns)
 	}
-	d, err := e.Design()
+	numRules, err := e.NumRules()
 	if err != nil {
 		return nil, err
-	}
-	numRules := rules.DefaultNumRules
-	if n, ok := d.Parameters["NUM_RULES"]; ok {
-		numRules = n
 	}
 
 	res := &FuzzResult{Seed: opts.Seed, Widths: widths, Failures: []FuzzFailure{}}

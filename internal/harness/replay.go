@@ -124,10 +124,8 @@ func Replay(ctx context.Context, opts ReplayOptions) (*ReplayResult, error) {
 	}
 	defer tgt.Close()
 	numRules := rules.DefaultNumRules
-	if d, err := opts.Env.Design(); err == nil {
-		if n, ok := d.Parameters["NUM_RULES"]; ok {
-			numRules = n
-		}
+	if n, err := opts.Env.NumRules(); err == nil { // an iface target needs no design
+		numRules = n
 	}
 	table, err := LoadTable(opts.Rules, numRules)
 	if err != nil {

@@ -46,13 +46,9 @@ func (e *Env) OpenTarget(ctx context.Context, opts TargetOptions) (target.Target
 	if kind == "iface" {
 		return openIface(ctx, in, out, opts)
 	}
-	width := opts.Width
-	if width == 0 {
-		ws, err := e.Widths()
-		if err != nil {
-			return nil, err
-		}
-		width = ws[0]
+	width, err := e.Width(opts.Width)
+	if err != nil {
+		return nil, err
 	}
 	b, err := e.StartBoard(ctx, width)
 	if err != nil {

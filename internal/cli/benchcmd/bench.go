@@ -79,11 +79,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	widths := opts.Widths
-	if len(widths) == 0 {
-		if widths, err = env.Widths(); err != nil {
-			return err
-		}
+	widths, err := env.Widths(opts.Widths...)
+	if err != nil {
+		return err
 	}
 	progress := func(line string) { fmt.Fprintln(f.IO.ErrOut, line) }
 	var rep JSONReport

@@ -86,13 +86,9 @@ func RunSim(ctx context.Context, opts *SimOptions) error {
 	if err != nil {
 		return err
 	}
-	width := opts.Width
-	if width == 0 {
-		ws, err := env.Widths()
-		if err != nil {
-			return err
-		}
-		width = ws[0]
+	width, err := env.Width(opts.Width)
+	if err != nil {
+		return err
 	}
 	var ns *netns.Namespace
 	if opts.Netns != "" {
