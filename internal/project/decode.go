@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fpgactl/fpgactl/internal/yamlnode"
 )
 
 // Error is a settings problem at a place in the file.
@@ -31,21 +33,20 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
 }
 
-type decoder struct{ file string }
-
-func (d *decoder) errf(n *yaml.Node, field, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
+func newError(file string, line int, field, msg string) error {
+	return &Error{File: file, Line: line, Field: field, Msg: msg}
 }
+
+// decoder is yamlnode's, plus the checks only settings files have. A key
+// with nothing after it (`lab:`) is an empty mapping or list, and strings are
+// taken as written.
+type decoder struct{ yamlnode.Decoder }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 var paramRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func decode(file string, data []byte) (*Settings, error) {
-	d := &decoder{file: file}
+	d := &decoder{yamlnode.Decoder{File: file, Err: newError, NullIsEmpty: true}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// yaml.v3 messages already carry "line N:".
@@ -56,10 +57,10 @@ func decode(file string, data []byte) (*Settings, error) {
 		return nil, &Error{File: file, Msg: "file is empty; at least one entry under designs: is needed (see docs/settings.md)"}
 	}
 	root := doc.Content[0]
-	err := d.mapping(root, "", map[string]func(*yaml.Node, string) error{
-		"work_dir": func(n *yaml.Node, f string) (err error) { s.WorkDir, err = d.path(n, f); return },
+	err := d.Mapping(root, "", map[string]func(*yaml.Node, string) error{
+		"work_dir": func(n *yaml.Node, f string) (err error) { s.WorkDir, err = d.Path(n, f); return },
 		"designs": func(n *yaml.Node, f string) error {
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
 				ds, err := d.design(item, f)
 				if err == nil {
 					s.Designs = append(s.Designs, ds)
@@ -68,7 +69,7 @@ func decode(file string, data []byte) (*Settings, error) {
 			})
 		},
 		"targets": func(n *yaml.Node, f string) error {
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
 				t, err := d.target(item, f)
 				if err == nil {
 					s.Targets = append(s.Targets, t)
@@ -78,15 +79,15 @@ func decode(file string, data []byte) (*Settings, error) {
 		},
 		"runners": func(n *yaml.Node, f string) (err error) { s.Runners, err = d.runners(n, f); return },
 		"lab": func(n *yaml.Node, f string) error {
-			return d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+			return d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 				"url": func(n *yaml.Node, f string) error {
-					v, err := d.str(n, f)
+					v, err := d.Str(n, f)
 					if err != nil {
 						return err
 					}
 					u, perr := url.Parse(v)
 					if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-						return d.errf(n, f, "%q is not an http(s) URL (example: http://lab.example.net:8470)", v)
+						return d.Errorf(n, f, "%q is not an http(s) URL (example: http://lab.example.net:8470)", v)
 					}
 					s.Lab.URL = v
 					return nil
@@ -94,8 +95,8 @@ func decode(file string, data []byte) (*Settings, error) {
 			})
 		},
 		"store": func(n *yaml.Node, f string) error {
-			return d.mapping(n, f, map[string]func(*yaml.Node, string) error{
-				"path": func(n *yaml.Node, f string) (err error) { s.Store.Path, err = d.path(n, f); return },
+			return d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+				"path": func(n *yaml.Node, f string) (err error) { s.Store.Path, err = d.Path(n, f); return },
 			})
 		},
 	})
@@ -106,7 +107,7 @@ func decode(file string, data []byte) (*Settings, error) {
 		s.Store.Path = strings.TrimSuffix(s.WorkDir, "/") + "/store"
 	}
 	if len(s.Designs) == 0 {
-		return nil, d.errf(root, "designs", "at least one design is needed (see docs/settings.md)")
+		return nil, d.Errorf(root, "designs", "at least one design is needed (see docs/settings.md)")
 	}
 	// Cross-checks that need the whole file.
 	names := map[string]bool{}
@@ -149,128 +150,26 @@ func designNames(s *Settings) []string {
 	return n
 }
 
-func field(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
-
-// mapping walks a mapping node, calling the handler of each key; unknown and
-// duplicate keys are errors that list the allowed keys.
-func (d *decoder) mapping(n *yaml.Node, f string, handlers map[string]func(*yaml.Node, string) error) error {
-	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return nil
-		}
-		return d.errf(n, f, "expected a mapping (key: value lines), found %s", kindName(n))
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		h, ok := handlers[k.Value]
-		if !ok {
-			allowed := make([]string, 0, len(handlers))
-			for key := range handlers {
-				allowed = append(allowed, key)
-			}
-			slices.Sort(allowed)
-			return d.errf(k, field(f, k.Value), "unknown key (allowed here: %s)", strings.Join(allowed, ", "))
-		}
-		if seen[k.Value] {
-			return d.errf(k, field(f, k.Value), "key given twice")
-		}
-		seen[k.Value] = true
-		if err := h(v, field(f, k.Value)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *decoder) seq(n *yaml.Node, f string, each func(*yaml.Node, string) error) error {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		return d.errf(n, f, "expected a list, found %s", kindName(n))
-	}
-	for i, item := range n.Content {
-		if err := each(item, fmt.Sprintf("%s[%d]", f, i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	default:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("the value %q", n.Value)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, f string) (string, error) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", d.errf(n, f, "expected a string, found %s", kindName(n))
-	}
-	if strings.TrimSpace(n.Value) == "" {
-		return "", d.errf(n, f, "must not be empty")
-	}
-	return n.Value, nil
-}
-
-func (d *decoder) path(n *yaml.Node, f string) (string, error) {
-	v, err := d.str(n, f)
-	if err != nil {
-		return "", err
-	}
-	if strings.ContainsRune(v, 0) {
-		return "", d.errf(n, f, "path contains a NUL byte")
-	}
-	return v, nil
-}
-
 func (d *decoder) ident(n *yaml.Node, f string) (string, error) {
-	v, err := d.str(n, f)
+	v, err := d.Str(n, f)
 	if err != nil {
 		return "", err
 	}
 	if !identRe.MatchString(v) {
-		return "", d.errf(n, f, "%q is not a valid name (letters, digits, _ . -; starting with a letter or _)", v)
+		return "", d.Errorf(n, f, "%q is not a valid name (letters, digits, _ . -; starting with a letter or _)", v)
 	}
 	return v, nil
-}
-
-func (d *decoder) integer(n *yaml.Node, f string) (int, error) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, d.errf(n, f, "expected an integer, found %s", kindName(n))
-	}
-	v, err := strconv.ParseInt(n.Value, 0, 64)
-	if err != nil || v > math.MaxInt32 || v < math.MinInt32 {
-		return 0, d.errf(n, f, "%q is not an integer in 32-bit range", n.Value)
-	}
-	return int(v), nil
 }
 
 func (d *decoder) strList(n *yaml.Node, f string) ([]string, error) {
 	// A single string is accepted as a one-element list.
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-		v, err := d.path(n, f)
+		v, err := d.Path(n, f)
 		return []string{v}, err
 	}
 	var out []string
-	err := d.seq(n, f, func(item *yaml.Node, f string) error {
-		v, err := d.path(item, f)
+	err := d.Seq(n, f, func(item *yaml.Node, f string) error {
+		v, err := d.Path(item, f)
 		out = append(out, v)
 		return err
 	})
@@ -279,7 +178,7 @@ func (d *decoder) strList(n *yaml.Node, f string) ([]string, error) {
 
 func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 	ds := Design{Line: n.Line, Parameters: map[string]int{}}
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"name":        func(n *yaml.Node, f string) (err error) { ds.Name, err = d.ident(n, f); return },
 		"top":         func(n *yaml.Node, f string) (err error) { ds.Top, err = d.ident(n, f); return },
 		"rtl":         func(n *yaml.Node, f string) (err error) { ds.RTL, err = d.strList(n, f); return },
@@ -287,16 +186,16 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 		"include":     func(n *yaml.Node, f string) (err error) { ds.Include, err = d.strList(n, f); return },
 		"unit_flags":  func(n *yaml.Node, f string) (err error) { ds.UnitFlags, err = d.strList(n, f); return },
 		"widths": func(n *yaml.Node, f string) error {
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
-				w, err := d.integer(item, f)
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
+				w, err := d.Int(item, f)
 				if err != nil {
 					return err
 				}
 				if !slices.Contains(SupportedWidths, w) {
-					return d.errf(item, f, "width %d is not supported (use %s)", w, joinInts(SupportedWidths))
+					return d.Errorf(item, f, "width %d is not supported (use %s)", w, joinInts(SupportedWidths))
 				}
 				if slices.Contains(ds.Widths, w) {
-					return d.errf(item, f, "width %d listed twice", w)
+					return d.Errorf(item, f, "width %d listed twice", w)
 				}
 				ds.Widths = append(ds.Widths, w)
 				return nil
@@ -304,26 +203,26 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 		},
 		"parameters": func(n *yaml.Node, f string) error {
 			if n.Kind != yaml.MappingNode {
-				return d.errf(n, f, "expected a mapping of NAME: integer, found %s", kindName(n))
+				return d.Errorf(n, f, "expected a mapping of NAME: integer, found %s", yamlnode.KindName(n))
 			}
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				kf := field(f, k.Value)
+				kf := yamlnode.Field(f, k.Value)
 				if !paramRe.MatchString(k.Value) {
-					return d.errf(k, kf, "%q is not a valid SystemVerilog parameter name", k.Value)
+					return d.Errorf(k, kf, "%q is not a valid SystemVerilog parameter name", k.Value)
 				}
 				if k.Value == "DATA_WIDTH" {
-					return d.errf(k, kf, "DATA_WIDTH is set by widths:, not parameters:")
+					return d.Errorf(k, kf, "DATA_WIDTH is set by widths:, not parameters:")
 				}
 				if _, dup := ds.Parameters[k.Value]; dup {
-					return d.errf(k, kf, "parameter given twice")
+					return d.Errorf(k, kf, "parameter given twice")
 				}
-				x, err := d.integer(v, kf)
+				x, err := d.Int(v, kf)
 				if err != nil {
 					return err
 				}
 				if x <= 0 {
-					return d.errf(v, kf, "must be a positive integer, got %d", x)
+					return d.Errorf(v, kf, "must be a positive integer, got %d", x)
 				}
 				ds.Parameters[k.Value] = x
 			}
@@ -335,61 +234,61 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 	}
 	switch {
 	case ds.Name == "":
-		return ds, d.errf(n, f+".name", "required (a short name for the design, e.g. pf_filter)")
+		return ds, d.Errorf(n, f+".name", "required (a short name for the design, e.g. pf_filter)")
 	case ds.Top == "":
-		return ds, d.errf(n, f+".top", "required (the top-level module name)")
+		return ds, d.Errorf(n, f+".top", "required (the top-level module name)")
 	case len(ds.RTL) == 0:
-		return ds, d.errf(n, f+".rtl", "required (glob patterns of RTL sources, e.g. hdl/rtl/*.sv)")
+		return ds, d.Errorf(n, f+".rtl", "required (glob patterns of RTL sources, e.g. hdl/rtl/*.sv)")
 	case len(ds.Widths) == 0:
-		return ds, d.errf(n, f+".widths", "required (a list of data widths; supported: %s)", joinInts(SupportedWidths))
+		return ds, d.Errorf(n, f+".widths", "required (a list of data widths; supported: %s)", joinInts(SupportedWidths))
 	}
 	return ds, nil
 }
 
 func (d *decoder) target(n *yaml.Node, f string) (Target, error) {
 	t := Target{Line: n.Line}
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"name":   func(n *yaml.Node, f string) (err error) { t.Name, err = d.ident(n, f); return },
 		"design": func(n *yaml.Node, f string) (err error) { t.Design, err = d.ident(n, f); return },
 		"flow": func(n *yaml.Node, f string) error {
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
 			if !slices.Contains(SupportedFlows, v) {
-				return d.errf(n, f, "unknown flow %q (use one of: %s)", v, strings.Join(SupportedFlows, ", "))
+				return d.Errorf(n, f, "unknown flow %q (use one of: %s)", v, strings.Join(SupportedFlows, ", "))
 			}
 			t.Flow = v
 			return nil
 		},
-		"device": func(n *yaml.Node, f string) (err error) { t.Device, err = d.str(n, f); return },
+		"device": func(n *yaml.Node, f string) (err error) { t.Device, err = d.Str(n, f); return },
 		"clock_mhz": func(n *yaml.Node, f string) error {
 			if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-				return d.errf(n, f, "expected a number of MHz, found %s", kindName(n))
+				return d.Errorf(n, f, "expected a number of MHz, found %s", yamlnode.KindName(n))
 			}
 			v, err := strconv.ParseFloat(n.Value, 64)
 			if err != nil || v <= 0 || v > 2000 || math.IsNaN(v) {
-				return d.errf(n, f, "%q is not a clock frequency in MHz (0 < f <= 2000)", n.Value)
+				return d.Errorf(n, f, "%q is not a clock frequency in MHz (0 < f <= 2000)", n.Value)
 			}
 			t.ClockMHz = v
 			return nil
 		},
-		"width": func(n *yaml.Node, f string) (err error) { t.Width, err = d.integer(n, f); return },
+		"width": func(n *yaml.Node, f string) (err error) { t.Width, err = d.Int(n, f); return },
 	})
 	if err != nil {
 		return t, err
 	}
 	switch {
 	case t.Name == "":
-		return t, d.errf(n, f+".name", "required")
+		return t, d.Errorf(n, f+".name", "required")
 	case t.Flow == "":
-		return t, d.errf(n, f+".flow", "required (one of: %s)", strings.Join(SupportedFlows, ", "))
+		return t, d.Errorf(n, f+".flow", "required (one of: %s)", strings.Join(SupportedFlows, ", "))
 	case t.Device == "":
-		return t, d.errf(n, f+".device", "required (the part name, e.g. LFE5U-85F-6BG381C)")
+		return t, d.Errorf(n, f+".device", "required (the part name, e.g. LFE5U-85F-6BG381C)")
 	case t.ClockMHz == 0:
-		return t, d.errf(n, f+".clock_mhz", "required (target clock in MHz, e.g. 156.25)")
+		return t, d.Errorf(n, f+".clock_mhz", "required (target clock in MHz, e.g. 156.25)")
 	case t.Width == 0:
-		return t, d.errf(n, f+".width", "required (one of the design's widths)")
+		return t, d.Errorf(n, f+".width", "required (one of the design's widths)")
 	}
 	return t, nil
 }
@@ -398,35 +297,35 @@ func (d *decoder) runners(n *yaml.Node, f string) (Runners, error) {
 	var r Runners
 	jobs := func(dst *int) func(*yaml.Node, string) error {
 		return func(n *yaml.Node, f string) error {
-			v, err := d.integer(n, f)
+			v, err := d.Int(n, f)
 			if err != nil {
 				return err
 			}
 			if v < 0 || v > 1024 {
-				return d.errf(n, f, "jobs must be between 0 (number of cores) and 1024, got %d", v)
+				return d.Errorf(n, f, "jobs must be between 0 (number of cores) and 1024, got %d", v)
 			}
 			*dst = v
 			return nil
 		}
 	}
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"local": func(n *yaml.Node, f string) error {
-			return d.mapping(n, f, map[string]func(*yaml.Node, string) error{"jobs": jobs(&r.Local.Jobs)})
+			return d.Mapping(n, f, map[string]func(*yaml.Node, string) error{"jobs": jobs(&r.Local.Jobs)})
 		},
 		"ssh": func(n *yaml.Node, f string) error {
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
 				var h SSHHost
-				err := d.mapping(item, f, map[string]func(*yaml.Node, string) error{
+				err := d.Mapping(item, f, map[string]func(*yaml.Node, string) error{
 					"name":    func(n *yaml.Node, f string) (err error) { h.Name, err = d.ident(n, f); return },
-					"address": func(n *yaml.Node, f string) (err error) { h.Address, err = d.str(n, f); return },
-					"user":    func(n *yaml.Node, f string) (err error) { h.User, err = d.str(n, f); return },
+					"address": func(n *yaml.Node, f string) (err error) { h.Address, err = d.Str(n, f); return },
+					"user":    func(n *yaml.Node, f string) (err error) { h.User, err = d.Str(n, f); return },
 					"jobs":    jobs(&h.Jobs),
 				})
 				if err != nil {
 					return err
 				}
 				if h.Address == "" {
-					return d.errf(item, f+".address", "required (host or host:port)")
+					return d.Errorf(item, f+".address", "required (host or host:port)")
 				}
 				if h.Name == "" {
 					h.Name = h.Address
@@ -437,16 +336,16 @@ func (d *decoder) runners(n *yaml.Node, f string) (Runners, error) {
 		},
 		"openstack": func(n *yaml.Node, f string) error {
 			o := &OpenStack{}
-			err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
-				"cloud":  func(n *yaml.Node, f string) (err error) { o.Cloud, err = d.str(n, f); return },
-				"flavor": func(n *yaml.Node, f string) (err error) { o.Flavor, err = d.str(n, f); return },
-				"image":  func(n *yaml.Node, f string) (err error) { o.Image, err = d.str(n, f); return },
+			err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+				"cloud":  func(n *yaml.Node, f string) (err error) { o.Cloud, err = d.Str(n, f); return },
+				"flavor": func(n *yaml.Node, f string) (err error) { o.Flavor, err = d.Str(n, f); return },
+				"image":  func(n *yaml.Node, f string) (err error) { o.Image, err = d.Str(n, f); return },
 			})
 			if err != nil {
 				return err
 			}
 			if o.Cloud == "" {
-				return d.errf(n, f+".cloud", "required (the cloud's name in clouds.yaml)")
+				return d.Errorf(n, f+".cloud", "required (the cloud's name in clouds.yaml)")
 			}
 			r.OpenStack = o
 			return nil

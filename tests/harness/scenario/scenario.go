@@ -22,7 +22,7 @@
 // least once; CheckCoverage fails a scenario whose traffic no longer
 // exercises what it claims.
 //
-// Decoding walks the yaml.Node tree like internal/project does, so every
+// Decoding walks the yaml.Node tree with internal/yamlnode, so every
 // error is "file:line: field: what is wrong (what is allowed)". Rules files
 // and captures are read at load time; their errors keep their own location.
 package scenario
@@ -42,6 +42,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fpgactl/fpgactl/internal/project"
+	"github.com/fpgactl/fpgactl/internal/yamlnode"
 	"github.com/fpgactl/fpgactl/sim/model"
 	"github.com/fpgactl/fpgactl/sim/rules"
 	"github.com/fpgactl/fpgactl/tests/harness/compare"
@@ -221,7 +222,7 @@ func Load(path string) (*Scenario, error) {
 	if !nameRe.MatchString(name) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("%q is not a usable scenario name; name the file with letters, digits, _ . - only", name)}
 	}
-	d := &decoder{file: path, dir: filepath.Dir(path)}
+	d := &decoder{Decoder: yamlnode.Decoder{File: path, Err: newError, TrimSpace: true}, dir: filepath.Dir(path)}
 	s, err := d.scenario(data)
 	if err != nil {
 		return nil, err
@@ -504,114 +505,25 @@ func describeSeen(c Cover, seen map[string]int) string {
 	return "seen for " + what + ": " + strings.Join(parts, ", ")
 }
 
-// ---- decoding (the yaml.Node walk of internal/project/decode.go) ----
+// ---- decoding (the yaml.Node walk of internal/yamlnode) ----
 
+func newError(file string, line int, field, msg string) error {
+	return &Error{File: file, Line: line, Field: field, Msg: msg}
+}
+
+// decoder is yamlnode's, plus the scenario's directory that paths are
+// relative to. A key with nothing after it is an error (not an empty mapping
+// or list), and strings are trimmed.
 type decoder struct {
-	file string
-	dir  string
-}
-
-func (d *decoder) errf(n *yaml.Node, field, format string, args ...any) *Error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-func field(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
-
-// mapping walks a mapping node, calling the handler of each key; unknown and
-// duplicate keys are errors that list the allowed keys.
-func (d *decoder) mapping(n *yaml.Node, f string, handlers map[string]func(*yaml.Node, string) error) error {
-	if n.Kind != yaml.MappingNode {
-		return d.errf(n, f, "expected a mapping (key: value lines), found %s", kindName(n))
-	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		h, ok := handlers[k.Value]
-		if !ok || k.Kind != yaml.ScalarNode {
-			allowed := make([]string, 0, len(handlers))
-			for key := range handlers {
-				allowed = append(allowed, key)
-			}
-			slices.Sort(allowed)
-			return d.errf(k, field(f, k.Value), "unknown key (allowed here: %s)", strings.Join(allowed, ", "))
-		}
-		if first, dup := seen[k.Value]; dup {
-			return d.errf(k, field(f, k.Value), "key given twice (first at line %d); keep one", first)
-		}
-		seen[k.Value] = k.Line
-		if err := h(v, field(f, k.Value)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *decoder) seq(n *yaml.Node, f string, each func(*yaml.Node, string) error) error {
-	if n.Kind != yaml.SequenceNode {
-		return d.errf(n, f, "expected a list, found %s", kindName(n))
-	}
-	for i, item := range n.Content {
-		if err := each(item, fmt.Sprintf("%s[%d]", f, i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	default:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("the value %q", n.Value)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, f string) (string, error) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", d.errf(n, f, "expected a string, found %s", kindName(n))
-	}
-	if strings.TrimSpace(n.Value) == "" {
-		return "", d.errf(n, f, "must not be empty")
-	}
-	return strings.TrimSpace(n.Value), nil
-}
-
-func (d *decoder) integer(n *yaml.Node, f string) (int, error) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, d.errf(n, f, "expected an integer, found %s", kindName(n))
-	}
-	v, err := strconv.ParseInt(n.Value, 0, 64)
-	if err != nil || v > math.MaxInt32 || v < math.MinInt32 {
-		return 0, d.errf(n, f, "%q is not an integer in 32-bit range", n.Value)
-	}
-	return int(v), nil
+	yamlnode.Decoder
+	dir string
 }
 
 // path resolves a path given relative to the scenario file.
 func (d *decoder) path(n *yaml.Node, f string) (string, error) {
-	v, err := d.str(n, f)
+	v, err := d.Path(n, f)
 	if err != nil {
 		return "", err
-	}
-	if strings.ContainsRune(v, 0) {
-		return "", d.errf(n, f, "path contains a NUL byte")
 	}
 	if filepath.IsAbs(v) {
 		return filepath.Clean(v), nil
@@ -624,10 +536,10 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// yaml.v3 messages already carry "line N:".
-		return nil, &Error{File: d.file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &Error{File: d.File, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if len(doc.Content) == 0 {
-		return nil, &Error{File: d.file, Msg: "file is empty; a scenario needs description, rules + traffic (or phases) and covers (see tests/scenarios/README.md)"}
+		return nil, &Error{File: d.File, Msg: "file is empty; a scenario needs description, rules + traffic (or phases) and covers (see tests/scenarios/README.md)"}
 	}
 	root := doc.Content[0]
 	s := &Scenario{}
@@ -635,11 +547,11 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		rulesNode, trafficNode, phasesNode, coversNode, descNode *yaml.Node
 		single                                                   Phase
 	)
-	err := d.mapping(root, "", map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(root, "", map[string]func(*yaml.Node, string) error{
 		"description": func(n *yaml.Node, f string) (err error) {
 			descNode = n
-			if s.Description, err = d.str(n, f); err == nil && strings.ContainsAny(s.Description, "\r\n") {
-				err = d.errf(n, f, "must be one line: what feature or attack mix the scenario proves")
+			if s.Description, err = d.Str(n, f); err == nil && strings.ContainsAny(s.Description, "\r\n") {
+				err = d.Errorf(n, f, "must be one line: what feature or attack mix the scenario proves")
 			}
 			return err
 		},
@@ -655,7 +567,7 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		},
 		"phases": func(n *yaml.Node, f string) error {
 			phasesNode = n
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
 				p, err := d.phase(item, f)
 				if err == nil {
 					p.Index = len(s.phases)
@@ -670,18 +582,18 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		},
 		"widths": func(n *yaml.Node, f string) error {
 			if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
-				return d.errf(n, f, "is empty; list widths to run at (%s), or leave the key out for all of them", joinInts(project.SupportedWidths))
+				return d.Errorf(n, f, "is empty; list widths to run at (%s), or leave the key out for all of them", joinInts(project.SupportedWidths))
 			}
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
-				w, err := d.integer(item, f)
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
+				w, err := d.Int(item, f)
 				if err != nil {
 					return err
 				}
 				if !slices.Contains(project.SupportedWidths, w) {
-					return d.errf(item, f, "width %d is not supported (use %s)", w, joinInts(project.SupportedWidths))
+					return d.Errorf(item, f, "width %d is not supported (use %s)", w, joinInts(project.SupportedWidths))
 				}
 				if slices.Contains(s.Widths, w) {
-					return d.errf(item, f, "width %d listed twice", w)
+					return d.Errorf(item, f, "width %d listed twice", w)
 				}
 				s.Widths = append(s.Widths, w)
 				return nil
@@ -689,11 +601,11 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		},
 		"backpressure": func(n *yaml.Node, f string) error {
 			if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-				return d.errf(n, f, "expected a fraction of cycles 0.0..%.1f, found %s", MaxBackpressure, kindName(n))
+				return d.Errorf(n, f, "expected a fraction of cycles 0.0..%.1f, found %s", MaxBackpressure, yamlnode.KindName(n))
 			}
 			v, err := strconv.ParseFloat(n.Value, 64)
 			if err != nil || math.IsNaN(v) || v < 0 || v > MaxBackpressure {
-				return d.errf(n, f, "%q is not a fraction of cycles 0.0..%.1f (how often m_axis_tready is held low)", n.Value, MaxBackpressure)
+				return d.Errorf(n, f, "%q is not a fraction of cycles 0.0..%.1f (how often m_axis_tready is held low)", n.Value, MaxBackpressure)
 			}
 			s.Backpressure = v
 			return nil
@@ -704,19 +616,19 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 	}
 	switch {
 	case descNode == nil:
-		return nil, d.errf(root, "description", "required: one line saying what feature or attack mix the scenario proves")
+		return nil, d.Errorf(root, "description", "required: one line saying what feature or attack mix the scenario proves")
 	case phasesNode != nil && (rulesNode != nil || trafficNode != nil):
 		n := rulesNode
 		if n == nil {
 			n = trafficNode
 		}
-		return nil, d.errf(n, "phases", "give either rules + traffic (one table) or phases (a list of {rules, traffic}), not both")
+		return nil, d.Errorf(n, "phases", "give either rules + traffic (one table) or phases (a list of {rules, traffic}), not both")
 	case phasesNode != nil && len(s.phases) < 2:
-		return nil, d.errf(phasesNode, "phases", "has %d phase(s); phases need at least 2 (one table is written as top-level rules + traffic)", len(s.phases))
+		return nil, d.Errorf(phasesNode, "phases", "has %d phase(s); phases need at least 2 (one table is written as top-level rules + traffic)", len(s.phases))
 	case phasesNode == nil && rulesNode == nil:
-		return nil, d.errf(root, "rules", "required: the rules file (relative to this file), or phases: [{rules, traffic}, ...]")
+		return nil, d.Errorf(root, "rules", "required: the rules file (relative to this file), or phases: [{rules, traffic}, ...]")
 	case phasesNode == nil && trafficNode == nil:
-		return nil, d.errf(root, "traffic", "required: {profile: \"<spec>\"} or {pcap: <file>}, or phases: [{rules, traffic}, ...]")
+		return nil, d.Errorf(root, "traffic", "required: {profile: \"<spec>\"} or {pcap: <file>}, or phases: [{rules, traffic}, ...]")
 	case phasesNode == nil:
 		single.Line = root.Line
 		s.phases = []Phase{single}
@@ -728,7 +640,7 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		first += s.phases[i].NumFrames()
 	}
 	if coversNode == nil {
-		return nil, d.errf(root, "covers", "required: a non-empty list of what the model must see decide a frame (- rule: NAME, - default, - malformed: REASON)")
+		return nil, d.Errorf(root, "covers", "required: a non-empty list of what the model must see decide a frame (- rule: NAME, - default, - malformed: REASON)")
 	}
 	if err := d.covers(coversNode, "covers", s); err != nil {
 		return nil, err
@@ -742,7 +654,7 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 func (d *decoder) phase(n *yaml.Node, f string) (Phase, error) {
 	p := Phase{Line: n.Line}
 	var haveRules, haveTraffic bool
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"rules": func(n *yaml.Node, f string) (err error) {
 			haveRules = true
 			p.Rules, p.RuleSet, err = d.rules(n, f)
@@ -758,9 +670,9 @@ func (d *decoder) phase(n *yaml.Node, f string) (Phase, error) {
 	case err != nil:
 		return p, err
 	case !haveRules:
-		return p, d.errf(n, f+".rules", "required: the rules file of this phase (relative to this file)")
+		return p, d.Errorf(n, f+".rules", "required: the rules file of this phase (relative to this file)")
 	case !haveTraffic:
-		return p, d.errf(n, f+".traffic", "required: {profile: \"<spec>\"} or {pcap: <file>}")
+		return p, d.Errorf(n, f+".traffic", "required: {profile: \"<spec>\"} or {pcap: <file>}")
 	}
 	return p, nil
 }
@@ -776,7 +688,7 @@ func (d *decoder) rules(n *yaml.Node, f string) (string, *rules.RuleSet, error) 
 		if len(rules.AsErrors(err)) > 1 {
 			msg = "rules file has errors:\n    " + strings.ReplaceAll(msg, "\n", "\n    ")
 		}
-		return "", nil, &Error{File: d.file, Line: n.Line, Field: f, Msg: msg, Err: err}
+		return "", nil, &Error{File: d.File, Line: n.Line, Field: f, Msg: msg, Err: err}
 	}
 	return path, rs, nil
 }
@@ -784,16 +696,16 @@ func (d *decoder) rules(n *yaml.Node, f string) (string, *rules.RuleSet, error) 
 func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 	t := Traffic{Line: n.Line}
 	var profNode, pcapNode, timingNode, rateNode, macNode *yaml.Node
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"profile": func(n *yaml.Node, f string) error {
 			profNode = n
-			spec, err := d.str(n, f)
+			spec, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
 			o, perr := profile.ParseProfile(spec)
 			if perr != nil {
-				return &Error{File: d.file, Line: n.Line, Field: f, Msg: perr.Error(), Err: perr}
+				return &Error{File: d.File, Line: n.Line, Field: f, Msg: perr.Error(), Err: perr}
 			}
 			t.Profile, t.Options = spec, o
 			return nil
@@ -805,7 +717,7 @@ func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 		},
 		"timing": func(n *yaml.Node, f string) error {
 			timingNode = n
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
@@ -814,33 +726,33 @@ func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 				t.Timing = Timing(v)
 				return nil
 			}
-			return d.errf(n, f, "%q is not a timing; use capture (the capture's own timestamps) or line-rate (back to back at rate)", v)
+			return d.Errorf(n, f, "%q is not a timing; use capture (the capture's own timestamps) or line-rate (back to back at rate)", v)
 		},
 		"rate": func(n *yaml.Node, f string) error {
 			rateNode = n
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
 			r, perr := strconv.ParseFloat(strings.TrimSuffix(strings.ToLower(v), "g"), 64)
 			if perr != nil || math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 || r > 1e6 {
-				return d.errf(n, f, "%q is not a line rate; use Gbit/s such as 10g or 100g", v)
+				return d.Errorf(n, f, "%q is not a line rate; use Gbit/s such as 10g or 100g", v)
 			}
 			t.RateGbps = r
 			return nil
 		},
 		"mac_errors": func(n *yaml.Node, f string) error {
 			macNode = n
-			return d.seq(n, f, func(item *yaml.Node, f string) error {
-				i, err := d.integer(item, f)
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
+				i, err := d.Int(item, f)
 				if err != nil {
 					return err
 				}
 				if i < 0 {
-					return d.errf(item, f, "frame index %d is negative; indices count from 0", i)
+					return d.Errorf(item, f, "frame index %d is negative; indices count from 0", i)
 				}
 				if slices.Contains(t.MACErrors, i) {
-					return d.errf(item, f, "frame index %d listed twice", i)
+					return d.Errorf(item, f, "frame index %d listed twice", i)
 				}
 				t.MACErrors = append(t.MACErrors, i)
 				return nil
@@ -852,15 +764,15 @@ func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 	}
 	switch {
 	case profNode != nil && pcapNode != nil:
-		return t, d.errf(pcapNode, f+".pcap", "give exactly one of profile or pcap, not both")
+		return t, d.Errorf(pcapNode, f+".pcap", "give exactly one of profile or pcap, not both")
 	case profNode == nil && pcapNode == nil:
-		return t, d.errf(n, f, "give exactly one of profile: \"<spec>\" (profile syntax) or pcap: <file> (relative to this file)")
+		return t, d.Errorf(n, f, "give exactly one of profile: \"<spec>\" (profile syntax) or pcap: <file> (relative to this file)")
 	case profNode != nil && timingNode != nil:
-		return t, d.errf(timingNode, f+".timing", "applies to pcap traffic only; a profile sets its own rate= in the spec")
+		return t, d.Errorf(timingNode, f+".timing", "applies to pcap traffic only; a profile sets its own rate= in the spec")
 	case profNode != nil && rateNode != nil:
-		return t, d.errf(rateNode, f+".rate", "applies to pcap traffic with timing: line-rate only; a profile sets its own rate= in the spec")
+		return t, d.Errorf(rateNode, f+".rate", "applies to pcap traffic with timing: line-rate only; a profile sets its own rate= in the spec")
 	case rateNode != nil && t.Timing != TimingLineRate:
-		return t, d.errf(rateNode, f+".rate", "only used with timing: line-rate; add it or remove rate")
+		return t, d.Errorf(rateNode, f+".rate", "only used with timing: line-rate; add it or remove rate")
 	}
 	count := t.Options.Frames
 	if pcapNode != nil {
@@ -872,14 +784,14 @@ func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 		}
 		frames, rerr := pcapio.ReadFile(t.Pcap, pcapio.ReadOptions{})
 		if rerr != nil {
-			return t, &Error{File: d.file, Line: pcapNode.Line, Field: f + ".pcap", Msg: "cannot read capture: " + rerr.Error(), Err: rerr}
+			return t, &Error{File: d.File, Line: pcapNode.Line, Field: f + ".pcap", Msg: "cannot read capture: " + rerr.Error(), Err: rerr}
 		}
 		if len(frames) == 0 {
-			return t, d.errf(pcapNode, f+".pcap", "capture %s has no frames", t.Pcap)
+			return t, d.Errorf(pcapNode, f+".pcap", "capture %s has no frames", t.Pcap)
 		}
 		for i, fr := range frames {
 			if fr.Truncated() {
-				return t, d.errf(pcapNode, f+".pcap", "capture %s: frame %d was cut at the snap length (%d of %d bytes); replaying it would send a different frame: recapture with a full snap length (tcpdump -s 0)",
+				return t, d.Errorf(pcapNode, f+".pcap", "capture %s: frame %d was cut at the snap length (%d of %d bytes); replaying it would send a different frame: recapture with a full snap length (tcpdump -s 0)",
 					t.Pcap, i, len(fr.Data), fr.OrigLen)
 			}
 		}
@@ -889,7 +801,7 @@ func (d *decoder) traffic(n *yaml.Node, f string) (Traffic, error) {
 	if macNode != nil {
 		for i, idx := range t.MACErrors {
 			if idx >= count {
-				return t, d.errf(macNode.Content[i], fmt.Sprintf("%s.mac_errors[%d]", f, i), "frame index %d is past the end of the traffic (%d frames, indices 0..%d)", idx, count, count-1)
+				return t, d.Errorf(macNode.Content[i], fmt.Sprintf("%s.mac_errors[%d]", f, i), "frame index %d is past the end of the traffic (%d frames, indices 0..%d)", idx, count, count-1)
 			}
 		}
 		sort.Ints(t.MACErrors)
@@ -901,9 +813,9 @@ var outcomes = []string{"passed", "dropped", "policed"}
 
 func (d *decoder) covers(n *yaml.Node, f string, s *Scenario) error {
 	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return d.errf(n, f, "is empty; list at least one decision the model must see (- rule: NAME, - default, - malformed: REASON)")
+		return d.Errorf(n, f, "is empty; list at least one decision the model must see (- rule: NAME, - default, - malformed: REASON)")
 	}
-	return d.seq(n, f, func(item *yaml.Node, f string) error {
+	return d.Seq(n, f, func(item *yaml.Node, f string) error {
 		c, err := d.cover(item, f, s)
 		if err == nil {
 			c.Index = len(s.Covers)
@@ -924,22 +836,22 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 		case "malformed":
 			c.Kind = CoverMalformed
 		default:
-			return c, d.errf(n, f, "%q is not a covers item; use %s", n.Value, coverShapes)
+			return c, d.Errorf(n, f, "%q is not a covers item; use %s", n.Value, coverShapes)
 		}
 		return c, nil
 	}
 	var outcomeNode, kindNode *yaml.Node
 	set := func(k CoverKind, n *yaml.Node, f string) error {
 		if c.Kind != "" {
-			return d.errf(n, f, "give one of rule, default or malformed per covers item, not both %s and %s", c.Kind, k)
+			return d.Errorf(n, f, "give one of rule, default or malformed per covers item, not both %s and %s", c.Kind, k)
 		}
 		c.Kind, kindNode = k, n
 		return nil
 	}
-	err := d.mapping(n, f, map[string]func(*yaml.Node, string) error{
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 		"rule": func(n *yaml.Node, f string) (err error) {
 			if err = set(CoverRule, n, f); err == nil {
-				c.Rule, err = d.str(n, f)
+				c.Rule, err = d.Str(n, f)
 			}
 			return err
 		},
@@ -947,7 +859,7 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 			if err := set(CoverDefault, n, f); err != nil {
 				return err
 			}
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
@@ -958,7 +870,7 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 				c.Outcome = "dropped"
 			case "any":
 			default:
-				return d.errf(n, f, "%q is not a default action; use pass, drop or any", v)
+				return d.Errorf(n, f, "%q is not a default action; use pass, drop or any", v)
 			}
 			return nil
 		},
@@ -966,12 +878,12 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 			if err := set(CoverMalformed, n, f); err != nil {
 				return err
 			}
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
 			if v != "any" && !slices.Contains(model.Reasons, v) {
-				return d.errf(n, f, "%q is not a malformed reason; use any or one of %s", v, strings.Join(model.Reasons, ", "))
+				return d.Errorf(n, f, "%q is not a malformed reason; use any or one of %s", v, strings.Join(model.Reasons, ", "))
 			}
 			if v != "any" {
 				c.Reason = v
@@ -980,23 +892,23 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 		},
 		"outcome": func(n *yaml.Node, f string) error {
 			outcomeNode = n
-			v, err := d.str(n, f)
+			v, err := d.Str(n, f)
 			if err != nil {
 				return err
 			}
 			if !slices.Contains(outcomes, v) {
-				return d.errf(n, f, "%q is not an outcome; use %s", v, strings.Join(outcomes, ", "))
+				return d.Errorf(n, f, "%q is not an outcome; use %s", v, strings.Join(outcomes, ", "))
 			}
 			c.Outcome = v
 			return nil
 		},
 		"phase": func(n *yaml.Node, f string) error {
-			p, err := d.integer(n, f)
+			p, err := d.Int(n, f)
 			if err != nil {
 				return err
 			}
 			if p < 1 || p > len(s.phases) {
-				return d.errf(n, f, "phase %d does not exist; the scenario has phases 1..%d", p, len(s.phases))
+				return d.Errorf(n, f, "phase %d does not exist; the scenario has phases 1..%d", p, len(s.phases))
 			}
 			c.Phase = p
 			return nil
@@ -1006,7 +918,7 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 		return c, err
 	}
 	if c.Kind == "" {
-		return c, d.errf(n, f, "says nothing to cover; use %s", coverShapes)
+		return c, d.Errorf(n, f, "says nothing to cover; use %s", coverShapes)
 	}
 	// The item must be possible with the scenario's rules files.
 	scope := s.phases
@@ -1025,19 +937,19 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 	switch c.Kind {
 	case CoverDefault:
 		if outcomeNode != nil {
-			return c, d.errf(outcomeNode, f+".outcome", "not used with default; write default: pass or default: drop")
+			return c, d.Errorf(outcomeNode, f+".outcome", "not used with default; write default: pass or default: drop")
 		}
 		if c.Outcome != "" && !slices.ContainsFunc(scope, func(p Phase) bool { return p.RuleSet.DefaultDrop == (c.Outcome == "dropped") }) {
 			act := map[string]string{"passed": "pass", "dropped": "drop"}[c.Outcome]
-			return c, d.errf(kindNode, f+".default", "%s never says default: %s, so the default action can never %s a frame", where(), act, act)
+			return c, d.Errorf(kindNode, f+".default", "%s never says default: %s, so the default action can never %s a frame", where(), act, act)
 		}
 	case CoverMalformed:
 		if c.Outcome == "policed" {
-			return c, d.errf(outcomeNode, f+".outcome", "malformed frames are passed or dropped, never policed")
+			return c, d.Errorf(outcomeNode, f+".outcome", "malformed frames are passed or dropped, never policed")
 		}
 		if c.Outcome != "" && !slices.ContainsFunc(scope, func(p Phase) bool { return p.RuleSet.MalformedPass == (c.Outcome == "passed") }) {
 			act := map[string]string{"passed": "pass", "dropped": "drop"}[c.Outcome]
-			return c, d.errf(outcomeNode, f+".outcome", "%s never says malformed: %s, so malformed frames can never be %s", where(), act, c.Outcome)
+			return c, d.Errorf(outcomeNode, f+".outcome", "%s never says malformed: %s, so malformed frames can never be %s", where(), act, c.Outcome)
 		}
 	case CoverRule:
 		var actions []rules.Action
@@ -1049,7 +961,7 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 			}
 		}
 		if len(actions) == 0 {
-			return c, d.errf(kindNode, f+".rule", "no rule named %q in %s (its rules: %s)", c.Rule, where(), strings.Join(ruleNames(scope), ", "))
+			return c, d.Errorf(kindNode, f+".rule", "no rule named %q in %s (its rules: %s)", c.Rule, where(), strings.Join(ruleNames(scope), ", "))
 		}
 		if c.Outcome != "" {
 			ok := slices.ContainsFunc(actions, func(a rules.Action) bool {
@@ -1063,7 +975,7 @@ func (d *decoder) cover(n *yaml.Node, f string, s *Scenario) (Cover, error) {
 				}
 			})
 			if !ok {
-				return c, d.errf(outcomeNode, f+".outcome", "rule %s is a %s rule in %s; it can never have outcome %s (pass rules pass, drop rules drop, police rules pass or police)", c.Rule, actions[0], where(), c.Outcome)
+				return c, d.Errorf(outcomeNode, f+".outcome", "rule %s is a %s rule in %s; it can never have outcome %s (pass rules pass, drop rules drop, police rules pass or police)", c.Rule, actions[0], where(), c.Outcome)
 			}
 		}
 	}
