@@ -78,7 +78,7 @@ func TestOpenFlowRuns(t *testing.T) {
 			var mu sync.Mutex
 			var phases []string
 			res, err := PlaceAndRoute(ctx, PnROptions{Netlist: netlist, Device: dev, ClockMHz: 100, Seed: seed,
-				Dir: filepath.Join(dir, "seed", string(rune('0'+seed))),
+				Dir:   filepath.Join(dir, "seed", string(rune('0'+seed))),
 				Phase: func(p string) { mu.Lock(); phases = append(phases, p); mu.Unlock() }})
 			if err != nil {
 				t.Errorf("seed %d: %v", seed, err)
