@@ -11,6 +11,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/internal/cli/benchcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/boardcmd"
+	"github.com/fpgactl/fpgactl/internal/cli/buildcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
@@ -74,6 +75,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(replaycmd.NewCmdReplay(f, nil))
 	cmd.AddCommand(benchcmd.NewCmdBench(f, nil))
 	cmd.AddCommand(boardcmd.NewCmdBoard(f))
+	cmd.AddCommand(buildcmd.NewCmdBuild(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}

@@ -52,9 +52,9 @@ type UnitOptions struct {
 // NewCmdUnit builds `fpgactl test unit`.
 func NewCmdUnit(f *cmdutil.Factory, runF func(context.Context, *UnitOptions) error) *cobra.Command {
 	opts := &UnitOptions{
-		IO:      f.IO,
-		Project: f.Project,
-		Vectors: defaultVectorWriter(),
+		IO:        f.IO,
+		Project:   f.Project,
+		Vectors:   defaultVectorWriter(),
 		Verilator: f.Verilator,
 	}
 	cmd := &cobra.Command{
