@@ -53,6 +53,10 @@ func (e *Env) BenchSim(ctx context.Context, opts SimBenchOptions, progress func(
 	}
 	defer os.RemoveAll(dir)
 	passAll := &rules.Table{}
+	numRules, err := e.NumRules()
+	if err != nil {
+		return nil, err
+	}
 	var rows []SimBenchRow
 	for _, w := range opts.Widths {
 		bin, err := e.BoardBinary(ctx, w)
@@ -79,10 +83,6 @@ func (e *Env) BenchSim(ctx context.Context, opts SimBenchOptions, progress func(
 			b, err := board.Start(ctx, bin, board.StartOptions{Width: w})
 			if err != nil {
 				return nil, err
-			}
-			numRules := 64
-			if v, err := b.ReadReg(ctx, 0x08); err == nil {
-				numRules = int(v >> 16)
 			}
 			writes := passAll.RegisterWrites(numRules)
 			if err := b.WriteRegs(ctx, writes); err != nil {

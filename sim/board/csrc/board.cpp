@@ -340,9 +340,11 @@ private:
         return (rng_ % 1000000) >= backpressure_ppm_;
     }
 
-    // One clock cycle. in_beat: s_axis_tvalid this cycle (inputs already set).
-    // Returns whether the input beat was accepted.
-    bool tick(bool in_beat) {
+    // One clock cycle: inputs set, negedge eval, handshakes sampled (sample
+    // runs then, with the values the posedge will act on), posedge eval.
+    // in_beat drives s_axis_tvalid; returns whether that beat was accepted.
+    template <typename Sample>
+    bool tick(bool in_beat, Sample sample) {
         top_->s_axis_tvalid = in_beat;
         top_->m_axis_tready = downstream_ready();
         top_->time_ns = time_ns(cycle_);
@@ -351,11 +353,15 @@ private:
         bool accepted = in_beat && top_->s_axis_tready;
         if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
         if (accepted) last_in_cycle_ = cycle_;
+        sample();
         top_->clk = 1;
         top_->eval();
         ++cycle_;
         ++evaluated_;
         return accepted;
+    }
+    bool tick(bool in_beat) {
+        return tick(in_beat, [] {});
     }
 
     void capture_output() {
@@ -427,30 +433,20 @@ private:
         top_->s_axil_awvalid = 1;
         top_->s_axil_wvalid = 1;
         top_->s_axil_bready = 1;
-        bool aw = false, w = false;
         uint8_t resp = 0;
         for (int guard = 0;; ++guard) {
             if (guard > 1000) error("AXI4-Lite write to " + std::to_string(addr) + " got no response in 1000 cycles");
-            top_->s_axis_tvalid = 0;
-            top_->m_axis_tready = downstream_ready();
-            top_->time_ns = time_ns(cycle_);
-            top_->clk = 0;
-            top_->eval();
-            bool aw_fire = top_->s_axil_awvalid && top_->s_axil_awready;
-            bool w_fire = top_->s_axil_wvalid && top_->s_axil_wready;
-            bool b_fire = top_->s_axil_bvalid && top_->s_axil_bready;
-            if (b_fire) resp = top_->s_axil_bresp;
-            if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
-            top_->clk = 1;
-            top_->eval();
-            ++cycle_;
-            ++evaluated_;
-            if (aw_fire) { aw = true; top_->s_axil_awvalid = 0; }
-            if (w_fire) { w = true; top_->s_axil_wvalid = 0; }
+            bool aw_fire = false, w_fire = false, b_fire = false;
+            tick(false, [&] {
+                aw_fire = top_->s_axil_awvalid && top_->s_axil_awready;
+                w_fire = top_->s_axil_wvalid && top_->s_axil_wready;
+                b_fire = top_->s_axil_bvalid && top_->s_axil_bready;
+                if (b_fire) resp = top_->s_axil_bresp;
+            });
+            if (aw_fire) top_->s_axil_awvalid = 0;
+            if (w_fire) top_->s_axil_wvalid = 0;
             if (b_fire) break;
         }
-        (void)aw;
-        (void)w;
         top_->s_axil_bready = 0;
         return resp;
     }
@@ -464,22 +460,15 @@ private:
         uint32_t data = 0;
         for (int guard = 0;; ++guard) {
             if (guard > 1000) error("AXI4-Lite read of " + std::to_string(addr) + " got no response in 1000 cycles");
-            top_->s_axis_tvalid = 0;
-            top_->m_axis_tready = downstream_ready();
-            top_->time_ns = time_ns(cycle_);
-            top_->clk = 0;
-            top_->eval();
-            bool ar_fire = top_->s_axil_arvalid && top_->s_axil_arready;
-            bool r_fire = top_->s_axil_rvalid && top_->s_axil_rready;
-            if (r_fire) {
-                data = top_->s_axil_rdata;
-                *resp = top_->s_axil_rresp;
-            }
-            if (top_->m_axis_tvalid && top_->m_axis_tready) capture_output();
-            top_->clk = 1;
-            top_->eval();
-            ++cycle_;
-            ++evaluated_;
+            bool ar_fire = false, r_fire = false;
+            tick(false, [&] {
+                ar_fire = top_->s_axil_arvalid && top_->s_axil_arready;
+                r_fire = top_->s_axil_rvalid && top_->s_axil_rready;
+                if (r_fire) {
+                    data = top_->s_axil_rdata;
+                    *resp = top_->s_axil_rresp;
+                }
+            });
             if (ar_fire) top_->s_axil_arvalid = 0;
             if (r_fire) break;
         }
