@@ -1,26 +1,14 @@
 package benchcmd
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"testing"
 
+	"github.com/fpgactl/fpgactl/internal/cli/clitest"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 )
 
-func execute(args ...string) (*Options, bool, error) {
-	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, OutputFormat: "text",
-		NumCPU: func() int { return 2 }}
-	var got *Options
-	called := false
-	cmd := NewCmdBench(f, func(_ context.Context, o *Options) error { got, called = o, true; return nil })
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
-	return got, called, err
-}
+func execute(args ...string) (*Options, bool, error) { return clitest.Flags(NewCmdBench, args...) }
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{

@@ -1,26 +1,14 @@
 package boardcmd
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"testing"
 
+	"github.com/fpgactl/fpgactl/internal/cli/clitest"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 )
 
-func execute(args ...string) (*SimOptions, bool, error) {
-	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, OutputFormat: "text",
-		NumCPU: func() int { return 2 }}
-	var got *SimOptions
-	called := false
-	cmd := NewCmdSim(f, func(_ context.Context, o *SimOptions) error { got, called = o, true; return nil })
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
-	return got, called, err
-}
+func execute(args ...string) (*SimOptions, bool, error) { return clitest.Flags(NewCmdSim, args...) }
 
 func TestSimFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
@@ -59,8 +47,7 @@ func TestSimValidFlagsReachRunF(t *testing.T) {
 
 // The parent command carries `sim`.
 func TestBoardHasSim(t *testing.T) {
-	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}}
-	cmd := NewCmdBoard(f)
+	cmd := NewCmdBoard(clitest.Factory())
 	sub, _, err := cmd.Find([]string{"sim"})
 	if err != nil || sub == nil || sub.Name() != "sim" {
 		t.Fatalf("board sim not found: %v", err)

@@ -1,30 +1,15 @@
 package replaycmd
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"testing"
 
+	"github.com/fpgactl/fpgactl/internal/cli/clitest"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 )
 
-func testFactory() *cmdutil.Factory {
-	return &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, OutputFormat: "text",
-		NumCPU: func() int { return 2 }}
-}
-
 // execute runs `replay args...`; runF records the options it got.
-func execute(args ...string) (*Options, bool, error) {
-	var got *Options
-	called := false
-	cmd := NewCmdReplay(testFactory(), func(_ context.Context, o *Options) error { got, called = o, true; return nil })
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
-	return got, called, err
-}
+func execute(args ...string) (*Options, bool, error) { return clitest.Flags(NewCmdReplay, args...) }
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{

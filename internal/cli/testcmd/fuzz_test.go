@@ -11,13 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fpgactl/fpgactl/internal/cli/clitest"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/harness"
 	"github.com/fpgactl/fpgactl/internal/tools"
 )
 
 func TestFuzzFlags(t *testing.T) {
-	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, NumCPU: func() int { return 2 }}
+	f := clitest.Factory()
 	for _, args := range [][]string{
 		{"--width", "128"},
 		{"--frames", "-5"},
