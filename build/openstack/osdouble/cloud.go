@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,7 +204,6 @@ type Cloud struct {
 	opts    Options
 	dir     string
 	ownsDir bool
-	ln      net.Listener
 	srv     *http.Server
 	base    string // http://127.0.0.1:port
 	mux     *http.ServeMux
@@ -259,7 +259,6 @@ func New(opts Options) (*Cloud, error) {
 		c.removeDir()
 		return nil, fmt.Errorf("osdouble: listening on 127.0.0.1: %w", err)
 	}
-	c.ln = ln
 	c.base = "http://" + ln.Addr().String()
 	c.mux = http.NewServeMux()
 	c.registerRoutes()
@@ -308,25 +307,22 @@ func withDefaults(o Options) Options {
 			{Name: "ubuntu-24.04", Properties: map[string]string{"os_distro": "ubuntu", "os_version": "24.04"}},
 		}
 	}
-	images := make([]Image, len(o.Images))
-	for i, im := range o.Images {
-		if im.ID == "" {
-			im.ID = newUUID()
+	// Copies, so that the caller's slices keep their empty IDs.
+	o.Images = slices.Clone(o.Images)
+	for i := range o.Images {
+		if o.Images[i].ID == "" {
+			o.Images[i].ID = newUUID()
 		}
-		images[i] = im
 	}
-	o.Images = images
 	if o.Networks == nil {
 		o.Networks = []Network{{Name: "private"}}
 	}
-	nets := make([]Network, len(o.Networks))
-	for i, n := range o.Networks {
-		if n.ID == "" {
-			n.ID = newUUID()
+	o.Networks = slices.Clone(o.Networks)
+	for i := range o.Networks {
+		if o.Networks[i].ID == "" {
+			o.Networks[i].ID = newUUID()
 		}
-		nets[i] = n
 	}
-	o.Networks = nets
 	if o.SecurityGroups == nil {
 		o.SecurityGroups = []string{"default"}
 	}
@@ -467,11 +463,7 @@ func (c *Cloud) RateLimit(route string, count int, retryAfter time.Duration) {
 // injected. route is one of the Route* constants; an unknown route panics.
 func (c *Cloud) Inject(route string, f Fault) {
 	if !c.routes[route] {
-		known := make([]string, 0, len(c.routes))
-		for r := range c.routes {
-			known = append(known, r)
-		}
-		sort.Strings(known)
+		known := slices.Sorted(maps.Keys(c.routes))
 		panic(fmt.Sprintf("osdouble: no route %q; use one of the Route* constants:\n  %s", route, strings.Join(known, "\n  ")))
 	}
 	if f.Count <= 0 {
@@ -581,11 +573,13 @@ func (c *Cloud) WaitGone(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		var left []string
-		for _, s := range c.Servers() {
-			if s.Status != statusDeleted {
-				left = append(left, s.Name+" ("+s.ID+", "+s.Status+")")
+		c.mu.Lock()
+		for _, in := range c.order {
+			if in.alive() {
+				left = append(left, in.name+" ("+in.id+", "+in.status+")")
 			}
 		}
+		c.mu.Unlock()
 		if len(left) == 0 {
 			return nil
 		}

@@ -166,24 +166,13 @@ func (c *Cloud) createKeyPair(w http.ResponseWriter, r *http.Request, cl *call) 
 		}
 		kp.pub, kp.publicText = pub, strings.TrimSpace(req.PublicKey)
 	} else {
-		pubKey, privKey, err := ed25519.GenerateKey(rand.Reader)
+		pub, priv, err := generateKeyPair()
 		if err != nil {
 			writeError(w, svcCompute, http.StatusInternalServerError, "Generating a key pair: "+err.Error())
 			return
 		}
-		block, err := ssh.MarshalPrivateKey(privKey, "Generated-by-Nova")
-		if err != nil {
-			writeError(w, svcCompute, http.StatusInternalServerError, "Generating a key pair: "+err.Error())
-			return
-		}
-		pub, err := ssh.NewPublicKey(pubKey)
-		if err != nil {
-			writeError(w, svcCompute, http.StatusInternalServerError, "Generating a key pair: "+err.Error())
-			return
-		}
-		kp.pub = pub
+		kp.pub, private = pub, priv
 		kp.publicText = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " Generated-by-Nova"
-		private = string(pem.EncodeToMemory(block))
 	}
 	kp.fingerprint = ssh.FingerprintLegacyMD5(kp.pub)
 
@@ -213,6 +202,24 @@ func (c *Cloud) createKeyPair(w http.ResponseWriter, r *http.Request, cl *call) 
 		status = http.StatusOK
 	}
 	writeJSON(w, status, map[string]any{"keypair": v})
+}
+
+// generateKeyPair makes the key pair Nova generates when none is imported,
+// and returns the private key in PEM.
+func generateKeyPair() (ssh.PublicKey, string, error) {
+	pubKey, privKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	block, err := ssh.MarshalPrivateKey(privKey, "Generated-by-Nova")
+	if err != nil {
+		return nil, "", err
+	}
+	pub, err := ssh.NewPublicKey(pubKey)
+	if err != nil {
+		return nil, "", err
+	}
+	return pub, string(pem.EncodeToMemory(block)), nil
 }
 
 func (c *Cloud) listKeyPairs(w http.ResponseWriter, r *http.Request, cl *call) {
@@ -261,26 +268,18 @@ func (c *Cloud) deleteKeyPair(w http.ResponseWriter, r *http.Request, cl *call) 
 
 func (c *Cloud) getLimits(w http.ResponseWriter, r *http.Request, cl *call) {
 	c.mu.Lock()
-	q := c.effectiveQuota()
-	var inst, cores, ram int
-	for _, in := range c.order {
-		if in.alive() {
-			inst++
-			cores += in.flavor.VCPUs
-			ram += in.flavor.RAM
-		}
-	}
+	q, u := c.effectiveQuota(), c.usage()
 	keypairs := len(c.keypairs)
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"limits": map[string]any{
 		"rate": []any{},
 		"absolute": map[string]any{
 			"maxTotalInstances":       q.Instances,
-			"totalInstancesUsed":      inst,
+			"totalInstancesUsed":      u.instances,
 			"maxTotalCores":           q.Cores,
-			"totalCoresUsed":          cores,
+			"totalCoresUsed":          u.cores,
 			"maxTotalRAMSize":         q.RAM,
-			"totalRAMUsed":            ram,
+			"totalRAMUsed":            u.ram,
 			"maxTotalKeypairs":        q.KeyPairs,
 			"totalKeyPairsUsed":       keypairs,
 			"maxServerMeta":           maxServerMeta,

@@ -3,6 +3,8 @@ package osdouble_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +51,66 @@ func newCloud(t *testing.T, opts osdouble.Options) *osdouble.Cloud {
 		}
 	})
 	return c
+}
+
+// testEnv is what most tests start from: a cloud, a provider authenticated
+// against it, a compute client at microversion 2.52 and the id of image
+// debian-12.
+type testEnv struct {
+	c      *osdouble.Cloud
+	p      *gophercloud.ProviderClient
+	client *gophercloud.ServiceClient
+	image  string
+}
+
+func newEnv(t *testing.T, opts osdouble.Options) testEnv {
+	t.Helper()
+	c := newCloud(t, opts)
+	p := provider(t, c)
+	return testEnv{c: c, p: p, client: compute(t, p, c.Region(), "2.52"), image: imageID(t, p, c.Region(), "debian-12")}
+}
+
+// sshServer is an ACTIVE server with an SSH connection to it.
+type sshServer struct {
+	srv  *servers.Server
+	dir  string // where its commands run
+	conn *ssh.Client
+}
+
+// bootSSH creates server name with a key pair "k" that Nova generates, waits
+// until it is ACTIVE and connects to it. The connection closes with the test.
+func (e testEnv) bootSSH(t *testing.T, name string) sshServer {
+	t.Helper()
+	key := generatedKey(t, e.client, "k")
+	srv := mustActive(t, e.client, mustCreate(t, e.client, e.image, serverSpec{name: name, keyName: "k"}).ID)
+	rep, _ := e.c.Server(srv.ID)
+	conn, err := dial(t, e.c, sshAddr(t, srv), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return sshServer{srv: srv, dir: rep.Dir, conn: conn}
+}
+
+// pid is the pid a command wrote to file name in the server's directory.
+func (s sshServer) pid(t *testing.T, name string) int {
+	t.Helper()
+	return pidFile(t, filepath.Join(s.dir, name))
+}
+
+// startSleep starts, in a new session, a command that runs sleep in the
+// background, writes its pid to file pidName and waits for it. It returns the
+// session and the sleep's pid.
+func (s sshServer) startSleep(t *testing.T, pidName string) (*ssh.Session, int) {
+	t.Helper()
+	sess, err := s.conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("sleep 60 & echo $! > " + pidName + "; wait"); err != nil {
+		t.Fatal(err)
+	}
+	return sess, s.pid(t, pidName)
 }
 
 func provider(t *testing.T, c *osdouble.Cloud) *gophercloud.ProviderClient {
@@ -213,6 +275,17 @@ func run(client *ssh.Client, cmd string) (string, string, error) {
 	sess.Stdout, sess.Stderr = &stdout, &stderr
 	err = sess.Run(cmd)
 	return stdout.String(), stderr.String(), err
+}
+
+// randomKey is a key no key pair holds.
+func randomKey(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // generatedKey creates a key pair in Nova without a public key, so Nova

@@ -1,6 +1,7 @@
 package osdouble
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -58,76 +59,85 @@ const (
 
 // call is what the request wrapper found out before the handler runs.
 type call struct {
-	tok *token
-	mv  microversion
+	mv microversion // the compute microversion; zero for other services
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, cl *call)
 
 func (c *Cloud) registerRoutes() {
-	// Version documents are public, as in OpenStack.
-	c.handle(RouteIdentityVersions, svcIdentity, false, c.identityVersions)
-	c.handle(RouteIdentityV3, svcIdentity, false, c.identityV3)
-	c.handle("GET /identity/v3", svcIdentity, false, c.identityV3)
-	c.handle(RouteCreateToken, svcIdentity, false, c.createToken)
-	c.handle(RouteGetToken, svcIdentity, true, c.getToken)
-	c.handle(RouteRevokeToken, svcIdentity, true, c.revokeToken)
+	// Version documents and token creation are public, as in OpenStack.
+	const public, authenticated = false, true
+	c.handle(RouteIdentityVersions, public, c.identityVersions)
+	c.handle(RouteIdentityV3, public, c.identityV3)
+	c.handle("GET /identity/v3", public, c.identityV3)
+	c.handle(RouteCreateToken, public, c.createToken)
+	c.handle(RouteGetToken, authenticated, c.getToken)
+	c.handle(RouteRevokeToken, authenticated, c.revokeToken)
 
-	c.handle(RouteComputeVersions, svcCompute, false, c.computeVersions)
-	c.handle(RouteComputeV21, svcCompute, false, c.computeV21)
-	c.handle("GET /compute/v2.1", svcCompute, false, c.computeV21)
-	c.handle(RouteCreateServer, svcCompute, true, c.createServer)
-	c.handle(RouteListServers, svcCompute, true, c.listServers(false))
-	c.handle(RouteListServersDetail, svcCompute, true, c.listServers(true))
-	c.handle(RouteGetServer, svcCompute, true, c.getServer)
-	c.handle(RouteDeleteServer, svcCompute, true, c.deleteServer)
-	c.handle(RouteServerAction, svcCompute, true, c.serverAction)
-	c.handle(RouteListServerTags, svcCompute, true, c.listServerTags)
-	c.handle(RouteReplaceServerTags, svcCompute, true, c.replaceServerTags)
-	c.handle(RouteDeleteServerTags, svcCompute, true, c.deleteServerTags)
-	c.handle(RouteCheckServerTag, svcCompute, true, c.checkServerTag)
-	c.handle(RouteAddServerTag, svcCompute, true, c.addServerTag)
-	c.handle(RouteDeleteServerTag, svcCompute, true, c.deleteServerTag)
-	c.handle(RouteListFlavors, svcCompute, true, c.listFlavors(false))
-	c.handle(RouteListFlavorsDetail, svcCompute, true, c.listFlavors(true))
-	c.handle(RouteGetFlavor, svcCompute, true, c.getFlavor)
-	c.handle(RouteListKeyPairs, svcCompute, true, c.listKeyPairs)
-	c.handle(RouteCreateKeyPair, svcCompute, true, c.createKeyPair)
-	c.handle(RouteGetKeyPair, svcCompute, true, c.getKeyPair)
-	c.handle(RouteDeleteKeyPair, svcCompute, true, c.deleteKeyPair)
-	c.handle(RouteLimits, svcCompute, true, c.getLimits)
+	c.handle(RouteComputeVersions, public, c.computeVersions)
+	c.handle(RouteComputeV21, public, c.computeV21)
+	c.handle("GET /compute/v2.1", public, c.computeV21)
+	c.handle(RouteCreateServer, authenticated, c.createServer)
+	c.handle(RouteListServers, authenticated, c.listServers(false))
+	c.handle(RouteListServersDetail, authenticated, c.listServers(true))
+	c.handle(RouteGetServer, authenticated, c.getServer)
+	c.handle(RouteDeleteServer, authenticated, c.deleteServer)
+	c.handle(RouteServerAction, authenticated, c.serverAction)
+	c.handle(RouteListServerTags, authenticated, c.tagged(c.listServerTags))
+	c.handle(RouteReplaceServerTags, authenticated, c.tagged(c.replaceServerTags))
+	c.handle(RouteDeleteServerTags, authenticated, c.tagged(c.deleteServerTags))
+	c.handle(RouteCheckServerTag, authenticated, c.tagged(c.checkServerTag))
+	c.handle(RouteAddServerTag, authenticated, c.tagged(c.addServerTag))
+	c.handle(RouteDeleteServerTag, authenticated, c.tagged(c.deleteServerTag))
+	c.handle(RouteListFlavors, authenticated, c.listFlavors(false))
+	c.handle(RouteListFlavorsDetail, authenticated, c.listFlavors(true))
+	c.handle(RouteGetFlavor, authenticated, c.getFlavor)
+	c.handle(RouteListKeyPairs, authenticated, c.listKeyPairs)
+	c.handle(RouteCreateKeyPair, authenticated, c.createKeyPair)
+	c.handle(RouteGetKeyPair, authenticated, c.getKeyPair)
+	c.handle(RouteDeleteKeyPair, authenticated, c.deleteKeyPair)
+	c.handle(RouteLimits, authenticated, c.getLimits)
 
-	c.handle(RouteImageVersions, svcImage, false, c.imageVersions)
-	c.handle(RouteListImages, svcImage, true, c.listImages)
-	c.handle(RouteGetImage, svcImage, true, c.getImage)
+	c.handle(RouteImageVersions, public, c.imageVersions)
+	c.handle(RouteListImages, authenticated, c.listImages)
+	c.handle(RouteGetImage, authenticated, c.getImage)
 
+	// Every other request: the least specific pattern, not a Route.
+	c.mux.HandleFunc("/", c.unrouted)
 }
 
-// serve answers requests no route matches itself, so that they are logged and
-// answered in OpenStack's format instead of ServeMux's plain text.
+// serviceOf is the service that answers requests for path.
+func serviceOf(path string) service {
+	switch {
+	case strings.HasPrefix(path, "/identity/"):
+		return svcIdentity
+	case strings.HasPrefix(path, "/image/"):
+		return svcImage
+	default:
+		return svcCompute
+	}
+}
+
+// serve admits a request unless the Cloud is closing, and routes it.
 func (c *Cloud) serve(w http.ResponseWriter, r *http.Request) {
 	if !c.enter() {
 		writeError(w, svcCompute, http.StatusServiceUnavailable, "The OpenStack double is closed.")
 		return
 	}
 	defer c.leave()
-	if _, pattern := c.mux.Handler(r); pattern != "" {
-		c.mux.ServeHTTP(w, r)
-		return
-	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers requests no route matches, so that they are logged and
+// answered in OpenStack's format instead of ServeMux's plain text.
+func (c *Cloud) unrouted(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
-	svc := svcCompute
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/identity/"):
-		svc = svcIdentity
-	case strings.HasPrefix(r.URL.Path, "/image/"):
-		svc = svcImage
-	}
+	svc := serviceOf(r.URL.Path)
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := c.mux.Handler(probe); pattern != "" {
+		if _, pattern := c.mux.Handler(probe); pattern != "" && pattern != "/" {
 			allowed = append(allowed, m)
 		}
 	}
@@ -145,8 +155,10 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request) {
 
 // handle registers h for route, wrapped with fault injection, token checks,
 // microversion negotiation and the request log.
-func (c *Cloud) handle(route string, svc service, authenticated bool, h handlerFunc) {
+func (c *Cloud) handle(route string, authenticated bool, h handlerFunc) {
 	c.routes[route] = true
+	_, path, _ := strings.Cut(route, " ")
+	svc := serviceOf(path)
 	c.mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		cl := &call{}
@@ -154,39 +166,23 @@ func (c *Cloud) handle(route string, svc service, authenticated bool, h handlerF
 		defer func() { c.record(r, route, cl.mv.String(), rec.status, injected) }()
 
 		if f := c.takeFault(route); f != nil {
-			if f.Delay > 0 {
-				t := time.NewTimer(f.Delay)
-				select {
-				case <-t.C:
-				case <-r.Context().Done():
-					t.Stop()
-					return
-				}
+			if !sleepCtx(r.Context(), f.Delay) {
+				return
 			}
 			if f.Status != 0 {
 				injected = true
-				if f.RetryAfter > 0 {
-					secs := int((f.RetryAfter + time.Second - 1) / time.Second)
-					rec.Header().Set("Retry-After", strconv.Itoa(secs))
-				}
-				msg := f.Message
-				if msg == "" {
-					msg = fmt.Sprintf("Injected fault: %s answers %d %s.", route, f.Status, http.StatusText(f.Status))
-				}
-				writeError(rec, svc, f.Status, msg)
+				writeFault(rec, svc, route, f)
 				return
 			}
 		}
 
 		if authenticated {
-			tok, ok := c.checkToken(r.Header.Get("X-Auth-Token"))
-			if !ok {
+			if _, ok := c.checkToken(r.Header.Get("X-Auth-Token")); !ok {
 				rec.Header().Set("WWW-Authenticate", fmt.Sprintf("Keystone uri=%q", c.IdentityEndpoint()))
 				// keystonemiddleware answers for every service, in its own format.
-				writeError(rec, svcIdentity, http.StatusUnauthorized, "The request you have made requires authentication.")
+				writeError(rec, svcIdentity, http.StatusUnauthorized, authRequired)
 				return
 			}
-			cl.tok = tok
 		}
 		if svc == svcCompute {
 			mv, err := parseMicroversion(r.Header)
@@ -202,6 +198,34 @@ func (c *Cloud) handle(route string, svc service, authenticated bool, h handlerF
 
 		h(rec, r, cl)
 	})
+}
+
+// sleepCtx waits d, or less if ctx ends first; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// writeFault answers with the injected fault f of route.
+func writeFault(w http.ResponseWriter, svc service, route string, f *Fault) {
+	if f.RetryAfter > 0 {
+		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = fmt.Sprintf("Injected fault: %s answers %d %s.", route, f.Status, http.StatusText(f.Status))
+	}
+	writeError(w, svc, f.Status, msg)
 }
 
 type pendingFault struct {

@@ -75,14 +75,16 @@ func (c *Cloud) identityV3(w http.ResponseWriter, r *http.Request, _ *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"version": c.versionV3()})
 }
 
+type authDomain struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 type authUser struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Password string `json:"password"`
-	Domain   *struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"domain"`
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Password string      `json:"password"`
+	Domain   *authDomain `json:"domain"`
 }
 
 type authRequest struct {
@@ -104,12 +106,9 @@ type authRequest struct {
 		} `json:"identity"`
 		Scope *struct {
 			Project *struct {
-				ID     string `json:"id"`
-				Name   string `json:"name"`
-				Domain *struct {
-					ID   string `json:"id"`
-					Name string `json:"name"`
-				} `json:"domain"`
+				ID     string      `json:"id"`
+				Name   string      `json:"name"`
+				Domain *authDomain `json:"domain"`
 			} `json:"project"`
 			Domain json.RawMessage `json:"domain"`
 			System json.RawMessage `json:"system"`
@@ -245,10 +244,7 @@ func (c *Cloud) domainMatches(id, name string) bool {
 	return name == c.opts.DomainName
 }
 
-func (c *Cloud) checkProject(id, name string, domain *struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}) string {
+func (c *Cloud) checkProject(id, name string, domain *authDomain) string {
 	if id != "" {
 		if id != c.projectID {
 			return fmt.Sprintf("No project with id %q; this cloud's project is %q (id %s).", id, c.opts.ProjectName, c.projectID)

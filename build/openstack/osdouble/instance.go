@@ -18,24 +18,21 @@ const (
 // instance is one server. Its fields are guarded by Cloud.mu; sshd has its
 // own lock.
 type instance struct {
-	id            string
-	name          string
-	userID        string
-	flavor        Flavor
-	image         Image
-	keyName       string
-	metadata      map[string]string
-	tags          []string
-	secGroups     []string
-	networks      []Network
-	userData      []byte
-	accessIPv4    string
-	adminPass     string
-	hostID        string
-	mac           string
-	reservationID string
-	launchIndex   int
-	behavior      Behavior
+	id         string
+	name       string
+	flavor     Flavor
+	image      Image
+	keyName    string
+	metadata   map[string]string
+	tags       []string
+	secGroups  []string
+	networks   []Network
+	userData   []byte
+	accessIPv4 string
+	adminPass  string
+	hostID     string
+	mac        string
+	behavior   Behavior
 
 	status    string
 	taskState string

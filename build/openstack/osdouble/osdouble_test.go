@@ -2,8 +2,6 @@ package osdouble_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"os"
 	"os/exec"
@@ -211,14 +209,11 @@ func TestBadAndExpiredTokens(t *testing.T) {
 
 func TestServerLifecycleOverSSH(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
+	e := newEnv(t, osdouble.Options{})
 	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	key := generatedKey(t, client, "builder-key")
-	image := imageID(t, p, c.Region(), "debian-12")
+	key := generatedKey(t, e.client, "builder-key")
 
-	created := mustCreate(t, client, image, serverSpec{
+	created := mustCreate(t, e.client, e.image, serverSpec{
 		name:     "fpgactl-b42-ecp5-seed3",
 		keyName:  "builder-key",
 		metadata: map[string]string{"fpgactl_build": "b42", "seed": "3"},
@@ -228,7 +223,7 @@ func TestServerLifecycleOverSSH(t *testing.T) {
 	if created.ID == "" || created.AdminPass == "" {
 		t.Fatalf("create response = %+v, want an id and adminPass", created)
 	}
-	first, err := servers.Get(ctx, client, created.ID).Extract()
+	first, err := servers.Get(ctx, e.client, created.ID).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +231,8 @@ func TestServerLifecycleOverSSH(t *testing.T) {
 		t.Errorf("status right after create = %s, want BUILD", first.Status)
 	}
 
-	srv := mustActive(t, client, created.ID)
-	if srv.Name != "fpgactl-b42-ecp5-seed3" || srv.KeyName != "builder-key" || srv.TenantID != c.ProjectID() {
+	srv := mustActive(t, e.client, created.ID)
+	if srv.Name != "fpgactl-b42-ecp5-seed3" || srv.KeyName != "builder-key" || srv.TenantID != e.c.ProjectID() {
 		t.Errorf("server = name %q key %q tenant %q", srv.Name, srv.KeyName, srv.TenantID)
 	}
 	if srv.Metadata["fpgactl_build"] != "b42" || srv.Metadata["seed"] != "3" {
@@ -253,18 +248,18 @@ func TestServerLifecycleOverSSH(t *testing.T) {
 		t.Errorf("security groups = %v", srv.SecurityGroups)
 	}
 	addr := sshAddr(t, srv)
-	if want, err := c.SSHAddr(srv.ID); err != nil || addr != want {
+	if want, err := e.c.SSHAddr(srv.ID); err != nil || addr != want {
 		t.Errorf("SSH address from the API %q, Cloud.SSHAddr %q (%v)", addr, want, err)
 	}
-	rep, ok := c.Server(srv.ID)
-	if !ok || string(rep.UserData) != "#cloud-config\npackages: [yosys]\n" || rep.FlavorID != "2" || rep.ImageID != image {
+	rep, ok := e.c.Server(srv.ID)
+	if !ok || string(rep.UserData) != "#cloud-config\npackages: [yosys]\n" || rep.FlavorID != "2" || rep.ImageID != e.image {
 		t.Errorf("Cloud.Server = %+v", rep)
 	}
-	if got, err := tags.List(ctx, client, srv.ID).Extract(); err != nil || len(got) != 2 {
+	if got, err := tags.List(ctx, e.client, srv.ID).Extract(); err != nil || len(got) != 2 {
 		t.Errorf("tags.List = %v, %v", got, err)
 	}
 
-	conn, err := dial(t, c, addr, key)
+	conn, err := dial(t, e.c, addr, key)
 	if err != nil {
 		t.Fatalf("ssh: %v", err)
 	}
@@ -317,9 +312,8 @@ func TestServerLifecycleOverSSH(t *testing.T) {
 	}
 
 	// Only the key pair's key logs in, and only with a known host key.
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	otherSigner, _ := ssh.NewSignerFromKey(other)
-	if _, err := dial(t, c, addr, otherSigner); err == nil {
+	otherSigner := randomKey(t)
+	if _, err := dial(t, e.c, addr, otherSigner); err == nil {
 		t.Error("a key that is not the key pair's logged in")
 	}
 	khPath := filepath.Join(t.TempDir(), "known_hosts")
@@ -336,23 +330,23 @@ func TestServerLifecycleOverSSH(t *testing.T) {
 		t.Errorf("dial with a wrong known_hosts entry: err = %v, want a host key mismatch", err)
 	}
 
-	if err := servers.Delete(ctx, client, srv.ID).ExtractErr(); err != nil {
+	if err := servers.Delete(ctx, e.client, srv.ID).ExtractErr(); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if _, err := servers.Get(ctx, client, srv.ID).Extract(); codeOf(err) != 404 {
+	if _, err := servers.Get(ctx, e.client, srv.ID).Extract(); codeOf(err) != 404 {
 		t.Errorf("get after delete: err = %v, want 404", err)
 	}
-	if names := serverNames(t, client, servers.ListOpts{}); len(names) != 0 {
+	if names := serverNames(t, e.client, servers.ListOpts{}); len(names) != 0 {
 		t.Errorf("servers after delete = %v", names)
 	}
-	rep, _ = c.Server(srv.ID)
+	rep, _ = e.c.Server(srv.ID)
 	if rep.Status != "DELETED" || rep.Deleted.IsZero() || rep.DeleteRequested.IsZero() {
 		t.Errorf("Cloud.Server after delete = status %s deleted %v", rep.Status, rep.Deleted)
 	}
-	if _, err := dial(t, c, addr, key); err == nil {
+	if _, err := dial(t, e.c, addr, key); err == nil {
 		t.Error("ssh to a deleted server succeeded")
 	}
-	if err := c.WaitGone(ctx); err != nil {
+	if err := e.c.WaitGone(ctx); err != nil {
 		t.Error(err)
 	}
 }
@@ -441,8 +435,7 @@ func TestFlavorsKeypairsLimits(t *testing.T) {
 	}
 
 	// Import a key, then list, get, refuse a duplicate and delete.
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := ssh.NewPublicKey(pub)
+	sshPub := randomKey(t).PublicKey()
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 	kp, err := keypairs.Create(ctx, client, keypairs.CreateOpts{Name: "imported", PublicKey: line}).Extract()
 	if err != nil || kp.PrivateKey != "" || kp.Fingerprint != ssh.FingerprintLegacyMD5(sshPub) {
@@ -486,35 +479,32 @@ func TestFlavorsKeypairsLimits(t *testing.T) {
 
 func TestQuotaExceeded(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{Quota: osdouble.Quota{Instances: 2}})
+	e := newEnv(t, osdouble.Options{Quota: osdouble.Quota{Instances: 2}})
 	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
 
-	a := mustCreate(t, client, image, serverSpec{name: "a"})
-	mustCreate(t, client, image, serverSpec{name: "b"})
-	_, err := createServer(t, client, image, serverSpec{name: "c"})
+	a := mustCreate(t, e.client, e.image, serverSpec{name: "a"})
+	mustCreate(t, e.client, e.image, serverSpec{name: "b"})
+	_, err := createServer(t, e.client, e.image, serverSpec{name: "c"})
 	if codeOf(err) != 403 || !strings.Contains(err.Error(), "Quota exceeded for instances") {
 		t.Fatalf("third server: err = %v, want 403 Quota exceeded for instances", err)
 	}
-	if err := servers.Delete(ctx, client, a.ID).ExtractErr(); err != nil {
+	if err := servers.Delete(ctx, e.client, a.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, client, image, serverSpec{name: "c"})
+	mustCreate(t, e.client, e.image, serverSpec{name: "c"})
 
 	// Multi-create takes as many as fit between min_count and max_count.
-	c.SetQuota(osdouble.Quota{Instances: 4})
-	opts := servers.CreateOpts{Name: "multi", ImageRef: image, FlavorRef: "1", Networks: "auto", Min: 1, Max: 5}
-	if _, err := servers.Create(ctx, client, opts, nil).Extract(); err != nil {
+	e.c.SetQuota(osdouble.Quota{Instances: 4})
+	opts := servers.CreateOpts{Name: "multi", ImageRef: e.image, FlavorRef: "1", Networks: "auto", Min: 1, Max: 5}
+	if _, err := servers.Create(ctx, e.client, opts, nil).Extract(); err != nil {
 		t.Fatalf("multi-create: %v", err)
 	}
-	if got := serverNames(t, client, servers.ListOpts{Name: "^multi-"}); len(got) != 2 {
+	if got := serverNames(t, e.client, servers.ListOpts{Name: "^multi-"}); len(got) != 2 {
 		t.Errorf("multi-create under a quota of 4 with 2 used made %v, want multi-1 and multi-2", got)
 	}
 
-	c.SetQuota(osdouble.Quota{Cores: 9})
-	_, err = createServer(t, client, image, serverSpec{name: "xl", flavor: "5"})
+	e.c.SetQuota(osdouble.Quota{Cores: 9})
+	_, err = createServer(t, e.client, e.image, serverSpec{name: "xl", flavor: "5"})
 	if codeOf(err) != 403 || !strings.Contains(err.Error(), "Quota exceeded for cores") {
 		t.Errorf("8 more cores over a quota of 9: err = %v, want 403 for cores", err)
 	}
@@ -551,36 +541,33 @@ func TestMicroversions(t *testing.T) {
 
 func TestInjectedFaults(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
+	e := newEnv(t, osdouble.Options{})
 	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
 
-	c.Fail(osdouble.RouteCreateServer, 500, 2)
+	e.c.Fail(osdouble.RouteCreateServer, 500, 2)
 	for i := range 2 {
-		_, err := createServer(t, client, image, serverSpec{name: "flaky"})
-		var e gophercloud.ErrUnexpectedResponseCode
-		if !errors.As(err, &e) || e.Actual != 500 || !strings.Contains(string(e.Body), "computeFault") {
+		_, err := createServer(t, e.client, e.image, serverSpec{name: "flaky"})
+		var rc gophercloud.ErrUnexpectedResponseCode
+		if !errors.As(err, &rc) || rc.Actual != 500 || !strings.Contains(string(rc.Body), "computeFault") {
 			t.Fatalf("create %d: err = %v, want ErrUnexpectedResponseCode 500 with a computeFault body", i, err)
 		}
 	}
-	srv := mustCreate(t, client, image, serverSpec{name: "flaky"})
+	srv := mustCreate(t, e.client, e.image, serverSpec{name: "flaky"})
 
-	c.RateLimit(osdouble.RouteGetServer, 1, 2*time.Second)
-	_, err := servers.Get(ctx, client, srv.ID).Extract()
-	var e gophercloud.ErrUnexpectedResponseCode
-	if !errors.As(err, &e) || e.Actual != 429 || e.ResponseHeader.Get("Retry-After") != "2" {
+	e.c.RateLimit(osdouble.RouteGetServer, 1, 2*time.Second)
+	_, err := servers.Get(ctx, e.client, srv.ID).Extract()
+	var rc gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &rc) || rc.Actual != 429 || rc.ResponseHeader.Get("Retry-After") != "2" {
 		t.Fatalf("rate-limited get: err = %v, want 429 with Retry-After: 2", err)
 	}
-	if _, err := servers.Get(ctx, client, srv.ID).Extract(); err != nil {
+	if _, err := servers.Get(ctx, e.client, srv.ID).Extract(); err != nil {
 		t.Fatalf("get after the rate limit: %v", err)
 	}
 
 	// A client that backs off as told gets through.
-	c.RateLimit(osdouble.RouteListServersDetail, 1, time.Second)
-	p.RetryBackoffFunc = func(ctx context.Context, e *gophercloud.ErrUnexpectedResponseCode, _ error, _ uint) error {
-		secs, err := strconv.Atoi(e.ResponseHeader.Get("Retry-After"))
+	e.c.RateLimit(osdouble.RouteListServersDetail, 1, time.Second)
+	e.p.RetryBackoffFunc = func(ctx context.Context, rc *gophercloud.ErrUnexpectedResponseCode, _ error, _ uint) error {
+		secs, err := strconv.Atoi(rc.ResponseHeader.Get("Retry-After"))
 		if err != nil {
 			return err
 		}
@@ -591,27 +578,27 @@ func TestInjectedFaults(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	if names := serverNames(t, client, servers.ListOpts{}); len(names) != 1 {
+	if names := serverNames(t, e.client, servers.ListOpts{}); len(names) != 1 {
 		t.Errorf("list with backoff = %v", names)
 	}
-	p.RetryBackoffFunc = nil
+	e.p.RetryBackoffFunc = nil
 
 	// A slow route meets the client's deadline.
-	c.Inject(osdouble.RouteLimits, osdouble.Fault{Delay: 5 * time.Second})
+	e.c.Inject(osdouble.RouteLimits, osdouble.Fault{Delay: 5 * time.Second})
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	if _, err := limits.Get(short, client, nil).Extract(); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := limits.Get(short, e.client, nil).Extract(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow limits: err = %v, want the context deadline", err)
 	}
 
 	// Keystone faults come in Keystone's format.
-	c.Fail(osdouble.RouteCreateToken, 503, 1)
-	if _, err := openstack.AuthenticatedClient(ctx, c.AuthOptions()); codeOf(err) != 503 {
+	e.c.Fail(osdouble.RouteCreateToken, 503, 1)
+	if _, err := openstack.AuthenticatedClient(ctx, e.c.AuthOptions()); codeOf(err) != 503 {
 		t.Errorf("auth during an outage: err = %v, want 503", err)
 	}
 
 	injected := 0
-	for _, r := range c.Requests() {
+	for _, r := range e.c.Requests() {
 		if r.Injected {
 			injected++
 		}
@@ -625,86 +612,64 @@ func TestInjectedFaults(t *testing.T) {
 			t.Error("Fail with an unknown route did not panic")
 		}
 	}()
-	c.Fail("POST /servers", 500, 1)
+	e.c.Fail("POST /servers", 500, 1)
 }
 
 func TestErrorAndNeverBootingServers(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
+	e := newEnv(t, osdouble.Options{})
 	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
-	generatedKey(t, client, "k")
+	generatedKey(t, e.client, "k")
 
-	c.NextServer(osdouble.Behavior{NameContains: "stuck", NeverBoot: true})
-	c.NextServer(osdouble.Behavior{NameContains: "broken", Error: "No valid host was found. There are not enough hosts available."})
-	ok := mustCreate(t, client, image, serverSpec{name: "fine", keyName: "k"})
-	stuck := mustCreate(t, client, image, serverSpec{name: "stuck", keyName: "k"})
-	broken := mustCreate(t, client, image, serverSpec{name: "broken", keyName: "k"})
+	e.c.NextServer(osdouble.Behavior{NameContains: "stuck", NeverBoot: true})
+	e.c.NextServer(osdouble.Behavior{NameContains: "broken", Error: "No valid host was found. There are not enough hosts available."})
+	ok := mustCreate(t, e.client, e.image, serverSpec{name: "fine", keyName: "k"})
+	stuck := mustCreate(t, e.client, e.image, serverSpec{name: "stuck", keyName: "k"})
+	broken := mustCreate(t, e.client, e.image, serverSpec{name: "broken", keyName: "k"})
 
-	mustActive(t, client, ok.ID)
+	mustActive(t, e.client, ok.ID)
 
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	srv, err := waitStatus(wait, client, broken.ID, "ACTIVE")
+	srv, err := waitStatus(wait, e.client, broken.ID, "ACTIVE")
 	if err == nil || srv == nil || srv.Status != "ERROR" || srv.Fault.Code != 500 || !strings.Contains(srv.Fault.Message, "No valid host") {
 		t.Errorf("broken server: %+v, err %v; want ERROR with the fault message", srv, err)
 	}
 
 	short, cancel2 := context.WithTimeout(ctx, 400*time.Millisecond)
 	defer cancel2()
-	srv, err = waitStatus(short, client, stuck.ID, "ACTIVE")
+	srv, err = waitStatus(short, e.client, stuck.ID, "ACTIVE")
 	if !errors.Is(err, context.DeadlineExceeded) || srv == nil || srv.Status != "BUILD" {
 		t.Errorf("never-booting server: %+v, err %v; want BUILD until the boot timeout", srv, err)
 	}
 	// Neither has an SSH server that answers.
 	for _, id := range []string{stuck.ID, broken.ID} {
-		addr, err := c.SSHAddr(id)
+		addr, err := e.c.SSHAddr(id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := dial(t, c, addr, generatedKeyless(t)); err == nil {
+		if _, err := dial(t, e.c, addr, randomKey(t)); err == nil {
 			t.Errorf("ssh to %s succeeded", id)
 		}
 	}
 	for _, id := range []string{ok.ID, stuck.ID, broken.ID} {
-		if err := servers.Delete(ctx, client, id).ExtractErr(); err != nil {
+		if err := servers.Delete(ctx, e.client, id).ExtractErr(); err != nil {
 			t.Errorf("deleting %s: %v", id, err)
 		}
 	}
-	if err := c.WaitGone(ctx); err != nil {
+	if err := e.c.WaitGone(ctx); err != nil {
 		t.Error(err)
 	}
 }
 
-// generatedKeyless is a random key, for dials expected to fail before auth.
-func generatedKeyless(t *testing.T) ssh.Signer {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestSSHDropMidCommand(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
-	key := generatedKey(t, client, "k")
+	e := newEnv(t, osdouble.Options{})
+	e.c.NextServer(osdouble.Behavior{SSHDropAfter: 500 * time.Millisecond})
+	s := e.bootSSH(t, "flaky-net")
 
-	c.NextServer(osdouble.Behavior{SSHDropAfter: 500 * time.Millisecond})
-	srv := mustActive(t, client, mustCreate(t, client, image, serverSpec{name: "flaky-net", keyName: "k"}).ID)
-	conn, err := dial(t, c, sshAddr(t, srv), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	start := time.Now()
-	_, _, err = run(conn, "sleep 30 & echo $! > sleep.pid; wait")
+	_, _, err := run(s.conn, "sleep 30 & echo $! > sleep.pid; wait")
 	var exitErr *ssh.ExitError
 	if err == nil || errors.As(err, &exitErr) {
 		t.Fatalf("command across a dropped connection: err = %v, want a connection error", err)
@@ -712,48 +677,21 @@ func TestSSHDropMidCommand(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the drop took %v to surface", d)
 	}
-	rep, _ := c.Server(srv.ID)
-	waitGone(t, pidFile(t, filepath.Join(rep.Dir, "sleep.pid")), "command of the dropped session")
+	waitGone(t, s.pid(t, "sleep.pid"), "command of the dropped session")
 }
 
 func TestSessionCloseAndSignal(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
-	key := generatedKey(t, client, "k")
-
-	srv := mustActive(t, client, mustCreate(t, client, image, serverSpec{name: "s", keyName: "k"}).ID)
-	rep, _ := c.Server(srv.ID)
-	conn, err := dial(t, c, sshAddr(t, srv), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	s := newEnv(t, osdouble.Options{}).bootSSH(t, "s")
 
 	// Closing the session mid-command kills the command's process group.
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("sleep 30 & echo $! > closed.pid; wait"); err != nil {
-		t.Fatal(err)
-	}
-	pid := pidFile(t, filepath.Join(rep.Dir, "closed.pid"))
+	sess, pid := s.startSleep(t, "closed.pid")
 	sess.Close()
 	waitGone(t, pid, "command of a closed session")
 
 	// A signal reaches the whole group and comes back as the exit signal.
-	sess, err = conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess, pid = s.startSleep(t, "signalled.pid")
 	defer sess.Close()
-	if err := sess.Start("sleep 30 & echo $! > signalled.pid; wait"); err != nil {
-		t.Fatal(err)
-	}
-	pid = pidFile(t, filepath.Join(rep.Dir, "signalled.pid"))
 	if err := sess.Signal(ssh.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -766,47 +704,28 @@ func TestSessionCloseAndSignal(t *testing.T) {
 
 func TestDeleteKillsCommands(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
-	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
-	key := generatedKey(t, client, "k")
-
-	srv := mustActive(t, client, mustCreate(t, client, image, serverSpec{name: "doomed", keyName: "k"}).ID)
-	rep, _ := c.Server(srv.ID)
-	conn, err := dial(t, c, sshAddr(t, srv), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	e := newEnv(t, osdouble.Options{})
+	s := e.bootSSH(t, "doomed")
 
 	// A command left running in the background of a finished session, one
 	// that left its process group, and one still attached to a session.
-	if _, _, err := run(conn, "nohup sleep 60 >/dev/null 2>&1 & echo $! > bg.pid"); err != nil {
+	if _, _, err := run(s.conn, "nohup sleep 60 >/dev/null 2>&1 & echo $! > bg.pid"); err != nil {
 		t.Fatal(err)
 	}
 	escaped := 0
 	if _, err := exec.LookPath("setsid"); err == nil {
-		if _, _, err := run(conn, "setsid sleep 60 >/dev/null 2>&1 </dev/null & echo $! > escaped.pid"); err != nil {
+		if _, _, err := run(s.conn, "setsid sleep 60 >/dev/null 2>&1 </dev/null & echo $! > escaped.pid"); err != nil {
 			t.Fatal(err)
 		}
-		escaped = pidFile(t, filepath.Join(rep.Dir, "escaped.pid"))
+		escaped = s.pid(t, "escaped.pid")
 	}
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("sleep 60 & echo $! > fg.pid; wait"); err != nil {
-		t.Fatal(err)
-	}
-	bg := pidFile(t, filepath.Join(rep.Dir, "bg.pid"))
-	fg := pidFile(t, filepath.Join(rep.Dir, "fg.pid"))
+	sess, fg := s.startSleep(t, "fg.pid")
+	bg := s.pid(t, "bg.pid")
 	if processGone(bg) || processGone(fg) {
 		t.Fatal("the sleeps did not start")
 	}
 
-	if err := servers.Delete(ctx, client, srv.ID).ExtractErr(); err != nil {
+	if err := servers.Delete(t.Context(), e.client, s.srv.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, fg, "command of an open session")
@@ -821,64 +740,44 @@ func TestDeleteKillsCommands(t *testing.T) {
 
 func TestCloseKillsCommands(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{})
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
-	key := generatedKey(t, client, "k")
+	e := newEnv(t, osdouble.Options{})
+	s := e.bootSSH(t, "leaked")
 
-	srv := mustActive(t, client, mustCreate(t, client, image, serverSpec{name: "leaked", keyName: "k"}).ID)
-	rep, _ := c.Server(srv.ID)
-	conn, err := dial(t, c, sshAddr(t, srv), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("sleep 60 & echo $! > sleep.pid; wait"); err != nil {
-		t.Fatal(err)
-	}
-	pid := pidFile(t, filepath.Join(rep.Dir, "sleep.pid"))
-	if err := c.Close(); err != nil {
+	_, pid := s.startSleep(t, "sleep.pid")
+	if err := e.c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, pid, "command of a server of a closed cloud")
-	if _, err := servers.Get(t.Context(), client, srv.ID).Extract(); err == nil {
+	if _, err := servers.Get(t.Context(), e.client, s.srv.ID).Extract(); err == nil {
 		t.Error("the API still answers after Close")
 	}
 }
 
 func TestSlowDelete(t *testing.T) {
 	t.Parallel()
-	c := newCloud(t, osdouble.Options{Quota: osdouble.Quota{Instances: 1}})
+	e := newEnv(t, osdouble.Options{Quota: osdouble.Quota{Instances: 1}})
 	ctx := t.Context()
-	p := provider(t, c)
-	client := compute(t, p, c.Region(), "2.52")
-	image := imageID(t, p, c.Region(), "debian-12")
 
 	const delay = 400 * time.Millisecond
-	c.NextServer(osdouble.Behavior{DeleteDelay: delay})
-	srv := mustActive(t, client, mustCreate(t, client, image, serverSpec{name: "slow"}).ID)
-	if err := servers.Delete(ctx, client, srv.ID).ExtractErr(); err != nil {
+	e.c.NextServer(osdouble.Behavior{DeleteDelay: delay})
+	srv := mustActive(t, e.client, mustCreate(t, e.client, e.image, serverSpec{name: "slow"}).ID)
+	if err := servers.Delete(ctx, e.client, srv.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
-	during, err := servers.Get(ctx, client, srv.ID).Extract()
+	during, err := servers.Get(ctx, e.client, srv.ID).Extract()
 	if err != nil || during.TaskState != "deleting" {
 		t.Fatalf("right after delete: %+v, %v; want task_state deleting", during, err)
 	}
 	// A server being deleted still holds its quota, as in Nova.
-	if _, err := createServer(t, client, image, serverSpec{name: "next"}); codeOf(err) != 403 {
+	if _, err := createServer(t, e.client, e.image, serverSpec{name: "next"}); codeOf(err) != 403 {
 		t.Errorf("create while the only slot is being deleted: err = %v, want 403", err)
 	}
 	// Deleting again while deleting is accepted.
-	if err := servers.Delete(ctx, client, srv.ID).ExtractErr(); err != nil {
+	if err := servers.Delete(ctx, e.client, srv.ID).ExtractErr(); err != nil {
 		t.Errorf("second delete: %v", err)
 	}
 	for {
-		_, err := servers.Get(ctx, client, srv.ID).Extract()
+		_, err := servers.Get(ctx, e.client, srv.ID).Extract()
 		if codeOf(err) == 404 {
 			break
 		}
@@ -887,9 +786,9 @@ func TestSlowDelete(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	rep, _ := c.Server(srv.ID)
+	rep, _ := e.c.Server(srv.ID)
 	if rep.Status != "DELETED" || rep.Deleted.Sub(rep.DeleteRequested) < delay {
 		t.Errorf("deletion took %v, want at least %v", rep.Deleted.Sub(rep.DeleteRequested), delay)
 	}
-	mustCreate(t, client, image, serverSpec{name: "next"})
+	mustCreate(t, e.client, e.image, serverSpec{name: "next"})
 }

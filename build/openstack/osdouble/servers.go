@@ -172,34 +172,31 @@ func (c *Cloud) createServer(w http.ResponseWriter, r *http.Request, cl *call) {
 	resID := "r-" + newHexID()[:8]
 	var first *instance
 	for i := 0; i < count; i++ {
-		name := s.Name
+		name, mac := s.Name, newHexID()
 		if count > 1 {
 			// Nova's multi_instance_display_name_template.
 			name = fmt.Sprintf("%s-%d", s.Name, i+1)
 		}
 		in := &instance{
-			id:            newUUID(),
-			name:          name,
-			userID:        c.userID,
-			flavor:        flavor,
-			image:         image,
-			keyName:       s.KeyName,
-			metadata:      map[string]string{},
-			tags:          slices.Clone(tags),
-			secGroups:     groups,
-			networks:      nets,
-			userData:      userData,
-			accessIPv4:    s.AccessIPv4,
-			adminPass:     s.AdminPass,
-			hostID:        newHexID() + newHexID()[:24],
-			mac:           fmt.Sprintf("fa:16:3e:%s:%s:%s", newHexID()[:2], newHexID()[:2], newHexID()[:2]),
-			reservationID: resID,
-			launchIndex:   i,
-			behavior:      c.takeBehavior(name),
-			status:        statusBuild,
-			taskState:     taskSpawning,
-			created:       now,
-			updated:       now,
+			id:         newUUID(),
+			name:       name,
+			flavor:     flavor,
+			image:      image,
+			keyName:    s.KeyName,
+			metadata:   map[string]string{},
+			tags:       slices.Clone(tags),
+			secGroups:  groups,
+			networks:   nets,
+			userData:   userData,
+			accessIPv4: s.AccessIPv4,
+			adminPass:  s.AdminPass,
+			hostID:     newHexID() + newHexID()[:24],
+			mac:        "fa:16:3e:" + mac[0:2] + ":" + mac[2:4] + ":" + mac[4:6],
+			behavior:   c.takeBehavior(name),
+			status:     statusBuild,
+			taskState:  taskSpawning,
+			created:    now,
+			updated:    now,
 		}
 		if in.adminPass == "" {
 			in.adminPass = newHexID()[:12]
@@ -230,9 +227,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, r *http.Request, cl *call) {
 			return
 		}
 		in.sshd = sshd
-		for k, v := range s.Metadata {
-			in.metadata[k] = v
-		}
+		maps.Copy(in.metadata, s.Metadata)
 		// Nova has no port field: tell clients where SSH listens.
 		in.metadata["ssh_port"] = strconv.Itoa(sshd.port())
 		c.servers[in.id] = in
@@ -248,15 +243,11 @@ func (c *Cloud) createServer(w http.ResponseWriter, r *http.Request, cl *call) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"reservation_id": resID})
 		return
 	}
-	var sg []any
-	for _, g := range first.secGroups {
-		sg = append(sg, map[string]string{"name": g})
-	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"server": map[string]any{
 		"id":                first.id,
 		"links":             c.serverLinks(first.id),
 		"OS-DCF:diskConfig": "MANUAL",
-		"security_groups":   sg,
+		"security_groups":   secGroupViews(first.secGroups),
 		"adminPass":         first.adminPass,
 	}})
 }
@@ -331,23 +322,15 @@ func (c *Cloud) resolveNetworks(raw json.RawMessage, mv microversion) ([]Network
 // fitQuota says how many servers of flavor between lo and hi fit the quota,
 // or Nova's quota message when not even lo do. Call with c.mu held.
 func (c *Cloud) fitQuota(f Flavor, lo, hi int) (int, string) {
-	q := c.effectiveQuota()
-	var inst, cores, ram int
-	for _, in := range c.order {
-		if in.alive() {
-			inst++
-			cores += in.flavor.VCPUs
-			ram += in.flavor.RAM
-		}
-	}
+	q, u := c.effectiveQuota(), c.usage()
 	over := func(k int) string {
 		switch {
-		case q.Instances >= 0 && inst+k > q.Instances:
-			return fmt.Sprintf("Quota exceeded for instances: Requested %d, but already used %d of %d instances", k, inst, q.Instances)
-		case q.Cores >= 0 && cores+k*f.VCPUs > q.Cores:
-			return fmt.Sprintf("Quota exceeded for cores: Requested %d, but already used %d of %d cores", k*f.VCPUs, cores, q.Cores)
-		case q.RAM >= 0 && ram+k*f.RAM > q.RAM:
-			return fmt.Sprintf("Quota exceeded for ram: Requested %d, but already used %d of %d ram", k*f.RAM, ram, q.RAM)
+		case q.Instances >= 0 && u.instances+k > q.Instances:
+			return fmt.Sprintf("Quota exceeded for instances: Requested %d, but already used %d of %d instances", k, u.instances, q.Instances)
+		case q.Cores >= 0 && u.cores+k*f.VCPUs > q.Cores:
+			return fmt.Sprintf("Quota exceeded for cores: Requested %d, but already used %d of %d cores", k*f.VCPUs, u.cores, q.Cores)
+		case q.RAM >= 0 && u.ram+k*f.RAM > q.RAM:
+			return fmt.Sprintf("Quota exceeded for ram: Requested %d, but already used %d of %d ram", k*f.RAM, u.ram, q.RAM)
 		}
 		return ""
 	}
@@ -359,6 +342,22 @@ func (c *Cloud) fitQuota(f Flavor, lo, hi int) (int, string) {
 		n++
 	}
 	return n, ""
+}
+
+// usage is what the servers that are not gone hold of the quota.
+type usage struct{ instances, cores, ram int }
+
+// usage adds up what the project's servers use. Call with c.mu held.
+func (c *Cloud) usage() usage {
+	var u usage
+	for _, in := range c.order {
+		if in.alive() {
+			u.instances++
+			u.cores += in.flavor.VCPUs
+			u.ram += in.flavor.RAM
+		}
+	}
+	return u
 }
 
 // effectiveQuota resolves zero fields to Nova's defaults. Call with c.mu held.
@@ -381,6 +380,15 @@ func (c *Cloud) effectiveQuota() Quota {
 	}
 }
 
+// secGroupViews lists security groups the way server bodies do; nil for none.
+func secGroupViews(groups []string) []any {
+	var sg []any
+	for _, g := range groups {
+		sg = append(sg, map[string]string{"name": g})
+	}
+	return sg
+}
+
 func (c *Cloud) serverLinks(id string) []any {
 	return []any{
 		c.link("self", "/compute/v2.1/servers/"+id),
@@ -399,10 +407,6 @@ func (c *Cloud) serverView(in *instance, mv microversion) map[string]any {
 				"OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": in.mac,
 			}}
 		}
-	}
-	var sg []any
-	for _, g := range in.secGroups {
-		sg = append(sg, map[string]string{"name": g})
 	}
 	vmState, power := "building", 0
 	switch in.status {
@@ -426,7 +430,7 @@ func (c *Cloud) serverView(in *instance, mv microversion) map[string]any {
 		"name":                                 in.name,
 		"status":                               in.status,
 		"tenant_id":                            c.projectID,
-		"user_id":                              in.userID,
+		"user_id":                              c.userID,
 		"hostId":                               in.hostID,
 		"created":                              in.created.UTC().Format(novaTime),
 		"updated":                              in.updated.UTC().Format(novaTime),
@@ -436,7 +440,7 @@ func (c *Cloud) serverView(in *instance, mv microversion) map[string]any {
 		"image":                                map[string]any{"id": in.image.ID, "links": []any{c.link("bookmark", "/compute/images/"+in.image.ID)}},
 		"key_name":                             keyName,
 		"metadata":                             maps.Clone(in.metadata),
-		"security_groups":                      sg,
+		"security_groups":                      secGroupViews(in.secGroups),
 		"links":                                c.serverLinks(in.id),
 		"progress":                             0,
 		"config_drive":                         "",
@@ -494,6 +498,19 @@ func notFound(w http.ResponseWriter, id string) {
 	writeError(w, svcCompute, http.StatusNotFound, fmt.Sprintf("Instance %s could not be found.", id))
 }
 
+// pathServer finds the server named by the request's {id}, answering 404 when
+// the API no longer shows it.
+func (c *Cloud) pathServer(w http.ResponseWriter, r *http.Request) (*instance, bool) {
+	id := r.PathValue("id")
+	c.mu.Lock()
+	in, ok := c.visible(id)
+	c.mu.Unlock()
+	if !ok {
+		notFound(w, id)
+	}
+	return in, ok
+}
+
 func (c *Cloud) getServer(w http.ResponseWriter, r *http.Request, cl *call) {
 	id := r.PathValue("id")
 	c.mu.Lock()
@@ -510,30 +527,22 @@ func (c *Cloud) getServer(w http.ResponseWriter, r *http.Request, cl *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"server": view})
 }
 
-func (c *Cloud) deleteServer(w http.ResponseWriter, r *http.Request, cl *call) {
-	id := r.PathValue("id")
-	c.mu.Lock()
-	in, ok := c.visible(id)
-	c.mu.Unlock()
+func (c *Cloud) deleteServer(w http.ResponseWriter, r *http.Request, _ *call) {
+	in, ok := c.pathServer(w, r)
 	if !ok {
-		notFound(w, id)
 		return
 	}
 	c.startDelete(in, false)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (c *Cloud) serverAction(w http.ResponseWriter, r *http.Request, cl *call) {
-	id := r.PathValue("id")
+func (c *Cloud) serverAction(w http.ResponseWriter, r *http.Request, _ *call) {
 	var body map[string]json.RawMessage
 	if !decodeBody(w, r, svcCompute, &body) {
 		return
 	}
-	c.mu.Lock()
-	in, ok := c.visible(id)
-	c.mu.Unlock()
+	in, ok := c.pathServer(w, r)
 	if !ok {
-		notFound(w, id)
 		return
 	}
 	switch {
@@ -650,10 +659,7 @@ func (c *Cloud) listServers(detail bool) handlerFunc {
 
 		resp := map[string]any{"servers": views}
 		if more && len(match) > 0 {
-			next := url.Values{}
-			for k, v := range q {
-				next[k] = v
-			}
+			next := maps.Clone(q)
 			next.Set("limit", strconv.Itoa(limit))
 			next.Set("marker", match[len(match)-1].id)
 			resp["servers_links"] = []any{map[string]string{"rel": "next", "href": c.base + r.URL.Path + "?" + next.Encode()}}
@@ -689,39 +695,32 @@ func tagsMatch(have []string, filters map[string][]string) bool {
 	return true
 }
 
-// taggedServer finds the server of a tags request; the tags API exists from
-// microversion 2.26 on.
-func (c *Cloud) taggedServer(w http.ResponseWriter, r *http.Request, cl *call) (*instance, bool) {
-	if !cl.mv.atLeast(26) {
-		writeError(w, svcCompute, http.StatusNotFound, "The server tags API needs microversion 2.26 or later (set ServiceClient.Microversion).")
-		return nil, false
+// tagged serves a route of the server tags API, which exists from
+// microversion 2.26 on, with the server it names.
+func (c *Cloud) tagged(h func(w http.ResponseWriter, r *http.Request, in *instance)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, cl *call) {
+		if !cl.mv.atLeast(26) {
+			writeError(w, svcCompute, http.StatusNotFound, "The server tags API needs microversion 2.26 or later (set ServiceClient.Microversion).")
+			return
+		}
+		if in, ok := c.pathServer(w, r); ok {
+			h(w, r, in)
+		}
 	}
-	id := r.PathValue("id")
-	c.mu.Lock()
-	in, ok := c.visible(id)
-	c.mu.Unlock()
-	if !ok {
-		notFound(w, id)
-	}
-	return in, ok
 }
 
-func (c *Cloud) listServerTags(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func tagNotFound(w http.ResponseWriter, tag string) {
+	writeError(w, svcCompute, http.StatusNotFound, fmt.Sprintf("Tag '%s' could not be found.", tag))
+}
+
+func (c *Cloud) listServerTags(w http.ResponseWriter, r *http.Request, in *instance) {
 	c.mu.Lock()
 	tags := slices.Clone(in.tags)
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
 }
 
-func (c *Cloud) replaceServerTags(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func (c *Cloud) replaceServerTags(w http.ResponseWriter, r *http.Request, in *instance) {
 	var body struct {
 		Tags *[]string `json:"tags"`
 	}
@@ -744,11 +743,7 @@ func (c *Cloud) replaceServerTags(w http.ResponseWriter, r *http.Request, cl *ca
 	writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
 }
 
-func (c *Cloud) deleteServerTags(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func (c *Cloud) deleteServerTags(w http.ResponseWriter, r *http.Request, in *instance) {
 	c.mu.Lock()
 	in.tags = []string{}
 	in.updated = time.Now()
@@ -756,27 +751,19 @@ func (c *Cloud) deleteServerTags(w http.ResponseWriter, r *http.Request, cl *cal
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (c *Cloud) checkServerTag(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func (c *Cloud) checkServerTag(w http.ResponseWriter, r *http.Request, in *instance) {
 	tag := r.PathValue("tag")
 	c.mu.Lock()
 	has := slices.Contains(in.tags, tag)
 	c.mu.Unlock()
 	if !has {
-		writeError(w, svcCompute, http.StatusNotFound, fmt.Sprintf("Tag '%s' could not be found.", tag))
+		tagNotFound(w, tag)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (c *Cloud) addServerTag(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func (c *Cloud) addServerTag(w http.ResponseWriter, r *http.Request, in *instance) {
 	tag := r.PathValue("tag")
 	if msg := checkTags([]string{tag}); msg != "" {
 		writeError(w, svcCompute, http.StatusBadRequest, msg)
@@ -801,11 +788,7 @@ func (c *Cloud) addServerTag(w http.ResponseWriter, r *http.Request, cl *call) {
 	}
 }
 
-func (c *Cloud) deleteServerTag(w http.ResponseWriter, r *http.Request, cl *call) {
-	in, ok := c.taggedServer(w, r, cl)
-	if !ok {
-		return
-	}
+func (c *Cloud) deleteServerTag(w http.ResponseWriter, r *http.Request, in *instance) {
 	tag := r.PathValue("tag")
 	c.mu.Lock()
 	i := slices.Index(in.tags, tag)
@@ -815,7 +798,7 @@ func (c *Cloud) deleteServerTag(w http.ResponseWriter, r *http.Request, cl *call
 	}
 	c.mu.Unlock()
 	if i < 0 {
-		writeError(w, svcCompute, http.StatusNotFound, fmt.Sprintf("Tag '%s' could not be found.", tag))
+		tagNotFound(w, tag)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

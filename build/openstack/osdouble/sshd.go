@@ -303,10 +303,11 @@ func (s *sshServer) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request, user 
 }
 
 func (s *sshServer) start(ch ssh.Channel, command string, shell bool, env []string, user string) (*running, error) {
-	cmd := exec.Command(s.opts.shell, "-c", command)
+	args := []string{"-c", command}
 	if shell {
-		cmd = exec.Command(s.opts.shell)
+		args = nil
 	}
+	cmd := exec.Command(s.opts.shell, args...)
 	cmd.Dir = s.opts.dir
 	cmd.Env = s.environ(user, env)
 	cmd.Stdout = ch
