@@ -219,6 +219,7 @@ type Cloud struct {
 	order     []*instance // creation order, deleted ones included
 	keypairs  map[string]*keypair
 	keyOrder  []string
+	keyPairs  int // key pairs ever created: IDs are never reused after a delete
 	faults    map[string][]*pendingFault
 	behaviors []Behavior
 	requests  []Request

@@ -187,7 +187,8 @@ func (c *Cloud) createKeyPair(w http.ResponseWriter, r *http.Request, cl *call) 
 		writeError(w, svcCompute, http.StatusForbidden, "Quota exceeded, too many key pairs.")
 		return
 	}
-	kp.id = len(c.keyOrder) + 1
+	c.keyPairs++
+	kp.id = c.keyPairs
 	c.keypairs[kp.name] = kp
 	c.keyOrder = append(c.keyOrder, kp.name)
 	c.mu.Unlock()
