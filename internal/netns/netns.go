@@ -70,7 +70,7 @@ type Namespace struct {
 
 // Open returns the existing namespace name (as made by `ip netns add`).
 func Open(name string) (*Namespace, error) {
-	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+	if !validName(name) {
 		return nil, fmt.Errorf("invalid namespace name %q", name)
 	}
 	ns := &Namespace{name: name, borrowed: true}
@@ -80,10 +80,15 @@ func Open(name string) (*Namespace, error) {
 	return ns, nil
 }
 
+// validName reports whether name can name a file in runDir.
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
 // Create makes the namespace name, disables IPv6 in it and brings its
 // loopback up. On error nothing is left behind.
 func Create(ctx context.Context, name string) (*Namespace, error) {
-	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+	if !validName(name) {
 		return nil, fmt.Errorf("invalid namespace name %q: use letters, digits and dashes", name)
 	}
 	if err := runIP(ctx, "netns", "add", name); err != nil {

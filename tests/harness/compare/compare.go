@@ -190,7 +190,6 @@ func Compare(in Input) (*Report, error) {
 		received: in.Received,
 	}
 	byID := map[uint32][]int{}
-	byData := map[string][]int{}
 	table, swaps := in.Table, in.Swaps
 	r.policeDecided = make([]bool, len(in.Sent))
 	for i, s := range in.Sent {
@@ -208,10 +207,12 @@ func Compare(in Input) (*Report, error) {
 		if id, ok := profile.ExtractID(s.Data); ok {
 			byID[id] = append(byID[id], i)
 		}
-		byData[string(s.Data)] = append(byData[string(s.Data)], i)
 	}
 	r.ExpectedCounters = f.Counters()
 
+	// Sent positions by bytes, for received frames the IDs do not pair;
+	// built the first time one needs it.
+	var byData map[string][]int
 	used := make([]bool, len(in.Sent))
 	take := func(q []int) int { // first unused position in q
 		for _, p := range q {
@@ -232,6 +233,12 @@ func Compare(in Input) (*Report, error) {
 			}
 		}
 		if p < 0 {
+			if byData == nil {
+				byData = make(map[string][]int, len(in.Sent))
+				for i, s := range in.Sent {
+					byData[string(s.Data)] = append(byData[string(s.Data)], i)
+				}
+			}
 			p = take(byData[string(rc.Data)])
 		}
 		pairs[j] = p
@@ -282,23 +289,24 @@ func Compare(in Input) (*Report, error) {
 	r.Rates = rates(in.Received)
 	if in.Counters != nil {
 		r.CountersChecked = true
-		got := *in.Counters
+		want, got := r.ExpectedCounters, *in.Counters
 		if in.InexactTime {
 			// Which police frames passed depends on times the harness
 			// cannot know; their sum can still be checked.
-			want := r.ExpectedCounters
-			got.Totals[rules.TotalPassed].Packets += got.Totals[rules.TotalPoliced].Packets
-			got.Totals[rules.TotalPassed].Bytes += got.Totals[rules.TotalPoliced].Bytes
-			got.Totals[rules.TotalPoliced] = model.Count{}
-			want.Totals[rules.TotalPassed].Packets += want.Totals[rules.TotalPoliced].Packets
-			want.Totals[rules.TotalPassed].Bytes += want.Totals[rules.TotalPoliced].Bytes
-			want.Totals[rules.TotalPoliced] = model.Count{}
-			r.CounterDiffs = diffCounters(table, want, got)
-		} else {
-			r.CounterDiffs = diffCounters(table, r.ExpectedCounters, got)
+			foldPoliced(&want)
+			foldPoliced(&got)
 		}
+		r.CounterDiffs = diffCounters(table, want, got)
 	}
 	return r, nil
+}
+
+// foldPoliced adds the policed total to the passed one and zeroes it.
+func foldPoliced(c *model.Counters) {
+	t := &c.Totals
+	t[rules.TotalPassed].Packets += t[rules.TotalPoliced].Packets
+	t[rules.TotalPassed].Bytes += t[rules.TotalPoliced].Bytes
+	t[rules.TotalPoliced] = model.Count{}
 }
 
 func ruleName(t *rules.Table, v model.Verdict) string {

@@ -41,6 +41,22 @@ func table(t *testing.T, src string) *rules.Table {
 	return tab
 }
 
+func mustCompare(t *testing.T, in Input) *Report {
+	t.Helper()
+	r, err := Compare(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// diffText is WriteDiff's text of r.
+func diffText(r *Report) string {
+	var b bytes.Buffer
+	WriteDiff(&b, r)
+	return b.String()
+}
+
 type fixture struct {
 	tab  *rules.Table
 	sent []Sent
@@ -97,11 +113,7 @@ func (fx *fixture) perfect() []Received {
 
 func (fx *fixture) run(t *testing.T, rc []Received, counters *model.Counters) *Report {
 	t.Helper()
-	r, err := Compare(Input{Sent: fx.sent, Received: rc, Table: fx.tab, Counters: counters})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return mustCompare(t, Input{Sent: fx.sent, Received: rc, Table: fx.tab, Counters: counters})
 }
 
 // firstWhere returns the first sent position with pass == want and a kind
@@ -120,9 +132,7 @@ func (fx *fixture) firstWhere(t *testing.T, want bool, ok func(kind string) bool
 func only(t *testing.T, r *Report, k Kind) Mismatch {
 	t.Helper()
 	if len(r.Mismatches) != 1 || r.Mismatches[0].Kind != k {
-		var b bytes.Buffer
-		WriteDiff(&b, r)
-		t.Fatalf("want exactly one %s mismatch, got:\n%s", k, b.String())
+		t.Fatalf("want exactly one %s mismatch, got:\n%s", k, diffText(r))
 	}
 	return r.Mismatches[0]
 }
@@ -274,10 +284,8 @@ func TestCorrupted(t *testing.T) {
 	if m.Frame != int(id) || m.Offset != 40 || m.Received != 3 {
 		t.Errorf("mismatch %+v, want frame %d offset 40", m, id)
 	}
-	var b bytes.Buffer
-	WriteDiff(&b, r)
-	if !strings.Contains(b.String(), "first difference at byte 40") {
-		t.Errorf("diff:\n%s", b.String())
+	if d := diffText(r); !strings.Contains(d, "first difference at byte 40") {
+		t.Errorf("diff:\n%s", d)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/fpgactl/fpgactl/internal/junit"
@@ -149,42 +150,32 @@ type check struct {
 	text string // details
 }
 
-func (r *Report) lines(kinds ...Kind) (int, string) {
+// mismatchCheck is the check name over the mismatches of kinds: failed,
+// with fail(n) as its message and their lines as details, when there are n > 0.
+func (r *Report) mismatchCheck(name string, fail func(n int) string, kinds ...Kind) check {
 	var b strings.Builder
 	n := 0
 	for _, m := range r.Mismatches {
-		for _, k := range kinds {
-			if m.Kind == k {
-				n++
-				b.WriteString(m.Line())
-				b.WriteByte('\n')
-			}
+		if slices.Contains(kinds, m.Kind) {
+			n++
+			b.WriteString(m.Line())
+			b.WriteByte('\n')
 		}
 	}
-	return n, b.String()
+	if n == 0 {
+		return check{name: name}
+	}
+	return check{name, fail(n), b.String()}
 }
 
 func (r *Report) checks() []check {
-	var cs []check
-	if n, t := r.lines(Reordered); n > 0 {
-		cs = append(cs, check{"order", fmt.Sprintf("%d frames out of order", n), t})
-	} else {
-		cs = append(cs, check{"order", "", ""})
-	}
-	if n, t := r.lines(Missing); n > 0 {
-		cs = append(cs, check{"loss", fmt.Sprintf("%d of %d expected frames missing (%.3f%%)", n, r.ExpectedPass, 100*r.Loss), t})
-	} else {
-		cs = append(cs, check{"loss", "", ""})
-	}
-	if n, t := r.lines(Unexpected, Unknown); n > 0 {
-		cs = append(cs, check{"unexpected", fmt.Sprintf("%d frames received that should not have been", n), t})
-	} else {
-		cs = append(cs, check{"unexpected", "", ""})
-	}
-	if n, t := r.lines(Corrupted); n > 0 {
-		cs = append(cs, check{"corrupted", fmt.Sprintf("%d frames corrupted", n), t})
-	} else {
-		cs = append(cs, check{"corrupted", "", ""})
+	cs := []check{
+		r.mismatchCheck("order", func(n int) string { return fmt.Sprintf("%d frames out of order", n) }, Reordered),
+		r.mismatchCheck("loss", func(n int) string {
+			return fmt.Sprintf("%d of %d expected frames missing (%.3f%%)", n, r.ExpectedPass, 100*r.Loss)
+		}, Missing),
+		r.mismatchCheck("unexpected", func(n int) string { return fmt.Sprintf("%d frames received that should not have been", n) }, Unexpected, Unknown),
+		r.mismatchCheck("corrupted", func(n int) string { return fmt.Sprintf("%d frames corrupted", n) }, Corrupted),
 	}
 	if r.CountersChecked {
 		c := check{name: "counters"}

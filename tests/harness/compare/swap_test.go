@@ -67,19 +67,6 @@ func swFrame(kind int, id uint32) []byte {
 	return b
 }
 
-func swCompile(t *testing.T, src string) *rules.Table {
-	t.Helper()
-	rs, err := rules.Parse("swap_test.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, err := rs.Compile(8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tab
-}
-
 // swSent makes one Sent per kind, frame i at 1000·(i+1) ns. At 1 pps a
 // bucket gains about 4·10⁻⁶ packets per microsecond, so within these tests
 // a bucket never refills a whole packet: only `burst` frames conform.
@@ -99,21 +86,6 @@ func swRecv(sent []Sent, pass ...int) []Received {
 		out = append(out, Received{Data: bytes.Clone(sent[p].Data), TimeNS: sent[p].TimeNS + 500})
 	}
 	return out
-}
-
-func swCompare(t *testing.T, in Input) *Report {
-	t.Helper()
-	r, err := Compare(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func swDiff(r *Report) string {
-	var b bytes.Buffer
-	WriteDiff(&b, r)
-	return b.String()
 }
 
 // Table A: default pass, UDP dropped, SYNs policed with a bucket of 2.
@@ -156,7 +128,7 @@ type swScenario struct {
 }
 
 func newSwScenario(t *testing.T) *swScenario {
-	sc := &swScenario{a: swCompile(t, swTableA), b: swCompile(t, swTableB)}
+	sc := &swScenario{a: table(t, swTableA), b: table(t, swTableB)}
 	sc.sent = swSent(
 		swUDP, swSYN, swSYN, swSYN, // A
 		swUDP, swSYN, swSYN, swACK, // B
@@ -184,11 +156,18 @@ var swWant = []struct{ verdict, rule string }{
 
 var swPassPositions = []int{1, 2, 4, 5, 8, 9, 11}
 
+// compareSwapped compares the output of a target that does what the swapped
+// tables say (it passes swPassPositions) and read back counters (nil: none).
+func (sc *swScenario) compareSwapped(t *testing.T, counters *model.Counters) *Report {
+	t.Helper()
+	return mustCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a, Swaps: sc.swaps, Counters: counters})
+}
+
 func TestSwapVerdictsFollowActiveTable(t *testing.T) {
 	sc := newSwScenario(t)
-	r := swCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a, Swaps: sc.swaps})
+	r := sc.compareSwapped(t, nil)
 	if !r.Passed() {
-		t.Fatalf("a target doing what the swapped tables say failed:\n%s", swDiff(r))
+		t.Fatalf("a target doing what the swapped tables say failed:\n%s", diffText(r))
 	}
 	if r.Sent != 12 || r.ExpectedPass != len(swPassPositions) || r.Matched != len(swPassPositions) {
 		t.Errorf("sent %d expected-pass %d matched %d, want 12, %d, %d", r.Sent, r.ExpectedPass, r.Matched, len(swPassPositions), len(swPassPositions))
@@ -214,7 +193,7 @@ func TestSwapVerdictsFollowActiveTable(t *testing.T) {
 // target: Swaps are really applied.
 func TestSwapIgnoredWithoutSwaps(t *testing.T) {
 	sc := newSwScenario(t)
-	r := swCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a})
+	r := mustCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a})
 	if r.Passed() {
 		t.Fatal("without Swaps, table A alone should not accept the swapped target's output")
 	}
@@ -232,7 +211,7 @@ func TestSwapIgnoredWithoutSwaps(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("no %s mismatch for frame %d (rule %s):\n%s", c.kind, c.frame, c.rule, swDiff(r))
+			t.Errorf("no %s mismatch for frame %d (rule %s):\n%s", c.kind, c.frame, c.rule, diffText(r))
 		}
 	}
 }
@@ -241,9 +220,9 @@ func TestSwapIgnoredWithoutSwaps(t *testing.T) {
 func TestSwapBeforeFirstFrame(t *testing.T) {
 	sc := newSwScenario(t)
 	sent := sc.sent[:2] // UDP, SYN
-	r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1), Table: sc.a, Swaps: []Swap{{Before: 0, Table: sc.b}}})
+	r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1), Table: sc.a, Swaps: []Swap{{Before: 0, Table: sc.b}}})
 	if !r.Passed() {
-		t.Fatalf("table B from frame 0 passes both frames:\n%s", swDiff(r))
+		t.Fatalf("table B from frame 0 passes both frames:\n%s", diffText(r))
 	}
 	if r.Expected[0].Rule != "b-pass-udp" || r.Expected[1].Rule != "b-police-syn" {
 		t.Errorf("rules %q, %q; want b-pass-udp, b-police-syn", r.Expected[0].Rule, r.Expected[1].Rule)
@@ -256,7 +235,7 @@ func TestSwapMismatchRuleNames(t *testing.T) {
 	// frame 0 (A's a-drop-udp), 6 (B's bucket), 7 (B's default drop) and
 	// 10 (A's bucket after the swap back).
 	rc := swRecv(sc.sent, 0, 1, 2, 5, 6, 7, 8, 9, 10, 11)
-	r := swCompare(t, Input{Sent: sc.sent, Received: rc, Table: sc.a, Swaps: sc.swaps})
+	r := mustCompare(t, Input{Sent: sc.sent, Received: rc, Table: sc.a, Swaps: sc.swaps})
 	type key struct {
 		kind  Kind
 		frame int
@@ -269,7 +248,7 @@ func TestSwapMismatchRuleNames(t *testing.T) {
 		{Unexpected, 10}: {"policed", "a-police-syn"},
 	}
 	if len(r.Mismatches) != len(want) {
-		t.Fatalf("want %d mismatches, got:\n%s", len(want), swDiff(r))
+		t.Fatalf("want %d mismatches, got:\n%s", len(want), diffText(r))
 	}
 	for _, m := range r.Mismatches {
 		w, ok := want[key{m.Kind, m.Frame}]
@@ -310,7 +289,7 @@ func swCounts(in, passed, dropped, policed, malformed int, rulePkts ...int) *mod
 func TestSwapCountersContinue(t *testing.T) {
 	sc := newSwScenario(t)
 	good := swCounts(12, 7, 2, 3, 0, 2, 8)
-	r := swCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a, Swaps: sc.swaps, Counters: good})
+	r := sc.compareSwapped(t, good)
 	if !r.CountersChecked || !r.Passed() {
 		t.Fatalf("hand-counted counters rejected: checked %v diffs %+v", r.CountersChecked, r.CounterDiffs)
 	}
@@ -322,7 +301,7 @@ func TestSwapCountersContinue(t *testing.T) {
 
 	// Counters as if they restarted at the last swap (only frames 8-11).
 	restarted := swCounts(4, 3, 0, 1, 0, 0, 3)
-	r = swCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a, Swaps: sc.swaps, Counters: restarted})
+	r = sc.compareSwapped(t, restarted)
 	if r.Passed() || len(r.CounterDiffs) == 0 {
 		t.Fatal("counters that restarted at a swap must differ")
 	}
@@ -330,7 +309,7 @@ func TestSwapCountersContinue(t *testing.T) {
 	// One packet too many on slot 1: named after the rule in the table
 	// active at the end (A after the swap back).
 	bad := swCounts(12, 7, 2, 3, 0, 2, 9)
-	r = swCompare(t, Input{Sent: sc.sent, Received: swRecv(sc.sent, swPassPositions...), Table: sc.a, Swaps: sc.swaps, Counters: bad})
+	r = sc.compareSwapped(t, bad)
 	if len(r.CounterDiffs) != 1 || r.CounterDiffs[0].Name != "rule.a-police-syn" ||
 		r.CounterDiffs[0].Expected.Packets != 8 || r.CounterDiffs[0].Seen.Packets != 9 {
 		t.Errorf("diffs %+v, want one on rule.a-police-syn 8 -> 9", r.CounterDiffs)
@@ -339,17 +318,17 @@ func TestSwapCountersContinue(t *testing.T) {
 
 // Buckets restart on a swap even to the very same table.
 func TestSwapSameTableRefillsBucket(t *testing.T) {
-	a := swCompile(t, swTableA)
+	a := table(t, swTableA)
 	sent := swSent(swSYN, swSYN, swSYN, swSYN)
 	// Without a swap: 2 pass, 2 policed. With a swap to A before frame 2,
 	// the bucket is full again: all 4 pass.
-	r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1), Table: a})
+	r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1), Table: a})
 	if !r.Passed() || r.ExpectedPass != 2 {
-		t.Fatalf("no swap: expected-pass %d, diff:\n%s", r.ExpectedPass, swDiff(r))
+		t.Fatalf("no swap: expected-pass %d, diff:\n%s", r.ExpectedPass, diffText(r))
 	}
-	r = swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1, 2, 3), Table: a, Swaps: []Swap{{Before: 2, Table: a}}})
+	r = mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1, 2, 3), Table: a, Swaps: []Swap{{Before: 2, Table: a}}})
 	if !r.Passed() || r.ExpectedPass != 4 {
-		t.Fatalf("swap to the same table: expected-pass %d, diff:\n%s", r.ExpectedPass, swDiff(r))
+		t.Fatalf("swap to the same table: expected-pass %d, diff:\n%s", r.ExpectedPass, diffText(r))
 	}
 }
 
@@ -371,7 +350,7 @@ rules:
 // swInexact: frames 0-2 SYNs (exact times: pass, policed, policed),
 // 3 UDP (drop-udp), 4 and 5 ACKs (default pass).
 func swInexact(t *testing.T) (*rules.Table, []Sent) {
-	return swCompile(t, swTableP), swSent(swSYN, swSYN, swSYN, swUDP, swACK, swACK)
+	return table(t, swTableP), swSent(swSYN, swSYN, swSYN, swUDP, swACK, swACK)
 }
 
 func TestInexactTimePoliceEitherWay(t *testing.T) {
@@ -382,18 +361,18 @@ func TestInexactTimePoliceEitherWay(t *testing.T) {
 		{4, 5},          // all SYNs policed
 		{0, 1, 2, 4, 5}, // all SYNs passed
 	} {
-		r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, pass...), Table: p, InexactTime: true})
+		r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, pass...), Table: p, InexactTime: true})
 		if !r.Passed() {
-			t.Errorf("inexact time, passed %v: police frames must not be mismatches:\n%s", pass, swDiff(r))
+			t.Errorf("inexact time, passed %v: police frames must not be mismatches:\n%s", pass, diffText(r))
 		}
 		if r.Missing != 0 || r.Loss != 0 {
 			t.Errorf("inexact time, passed %v: missing %d loss %v", pass, r.Missing, r.Loss)
 		}
 	}
 	// With exact times the second case is three mismatches.
-	r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, 1, 2, 4, 5), Table: p})
+	r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 1, 2, 4, 5), Table: p})
 	if r.Count(Missing) != 1 || r.Count(Unexpected) != 2 || len(r.Mismatches) != 3 {
-		t.Errorf("exact time: want missing 0, unexpected 1 and 2, got:\n%s", swDiff(r))
+		t.Errorf("exact time: want missing 0, unexpected 1 and 2, got:\n%s", diffText(r))
 	}
 }
 
@@ -401,18 +380,18 @@ func TestInexactTimeOtherFramesStrict(t *testing.T) {
 	p, sent := swInexact(t)
 
 	// The drop-rule frame 3 passed: still an error.
-	r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 3, 4, 5), Table: p, InexactTime: true})
+	r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 3, 4, 5), Table: p, InexactTime: true})
 	if len(r.Mismatches) != 1 {
-		t.Fatalf("want one mismatch, got:\n%s", swDiff(r))
+		t.Fatalf("want one mismatch, got:\n%s", diffText(r))
 	}
 	if m := r.Mismatches[0]; m.Kind != Unexpected || m.Frame != 3 || m.Rule != "drop-udp" || m.Expected != "drop" {
 		t.Errorf("mismatch %+v, want unexpected frame 3 (drop-udp)", m)
 	}
 
 	// A default-pass frame lost: still missing.
-	r = swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 5), Table: p, InexactTime: true})
+	r = mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 5), Table: p, InexactTime: true})
 	if len(r.Mismatches) != 1 {
-		t.Fatalf("want one mismatch, got:\n%s", swDiff(r))
+		t.Fatalf("want one mismatch, got:\n%s", diffText(r))
 	}
 	if m := r.Mismatches[0]; m.Kind != Missing || m.Frame != 4 || m.Rule != "default" {
 		t.Errorf("mismatch %+v, want missing frame 4 (default)", m)
@@ -422,8 +401,8 @@ func TestInexactTimeOtherFramesStrict(t *testing.T) {
 // With swaps, "decided by a police rule" is about the table active for
 // the frame: slot 1 is a police rule in P but a drop rule in D.
 func TestInexactTimeUsesActiveTable(t *testing.T) {
-	p := swCompile(t, swTableP)
-	d := swCompile(t, `
+	p := table(t, swTableP)
+	d := table(t, `
 default: pass
 rules:
   - name: d-pass-udp
@@ -436,13 +415,13 @@ rules:
 `)
 	sent := swSent(swSYN, swSYN, swSYN, swSYN) // 0, 1 under P; 2, 3 under D
 	swaps := []Swap{{Before: 2, Table: d}}
-	r := swCompare(t, Input{Sent: sent, Received: swRecv(sent, 1), Table: p, Swaps: swaps, InexactTime: true})
+	r := mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 1), Table: p, Swaps: swaps, InexactTime: true})
 	if !r.Passed() {
-		t.Errorf("police frames under P may go either way:\n%s", swDiff(r))
+		t.Errorf("police frames under P may go either way:\n%s", diffText(r))
 	}
-	r = swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1, 3), Table: p, Swaps: swaps, InexactTime: true})
+	r = mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 1, 3), Table: p, Swaps: swaps, InexactTime: true})
 	if len(r.Mismatches) != 1 {
-		t.Fatalf("want one mismatch, got:\n%s", swDiff(r))
+		t.Fatalf("want one mismatch, got:\n%s", diffText(r))
 	}
 	if m := r.Mismatches[0]; m.Kind != Unexpected || m.Frame != 3 || m.Rule != "d-drop-syn" || m.Expected != "drop" {
 		t.Errorf("mismatch %+v, want unexpected frame 3 (d-drop-syn)", m)
@@ -455,12 +434,12 @@ func TestInexactTimeCounters(t *testing.T) {
 	// Exact times: passed 0, 4, 5; policed 1, 2; dropped 3.
 	// The device passed 1, 2, 4, 5 and policed 0: same passed+policed sum.
 	device := swCounts(6, 4, 1, 1, 0, 1, 3)
-	r := swCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: device})
+	r := mustCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: device})
 	if !r.CountersChecked || !r.Passed() {
-		t.Fatalf("passed+policed agree, want no diffs: %+v\n%s", r.CounterDiffs, swDiff(r))
+		t.Fatalf("passed+policed agree, want no diffs: %+v\n%s", r.CounterDiffs, diffText(r))
 	}
 	// Strictly, those counters differ in passed and policed.
-	r = swCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 4, 5), Table: p, Counters: device})
+	r = mustCompare(t, Input{Sent: sent, Received: swRecv(sent, 0, 4, 5), Table: p, Counters: device})
 	names := []string{}
 	for _, d := range r.CounterDiffs {
 		names = append(names, d.Name)
@@ -481,13 +460,13 @@ func TestInexactTimeCounters(t *testing.T) {
 		{"police rule", swCounts(6, 4, 1, 1, 0, 1, 2), "rule.police-syn"},
 		{"drop rule", swCounts(6, 4, 1, 1, 0, 0, 3), "rule.drop-udp"},
 	} {
-		r := swCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: c.ctr})
+		r := mustCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: c.ctr})
 		if len(r.CounterDiffs) != 1 || r.CounterDiffs[0].Name != c.want {
 			t.Errorf("%s: diffs %+v, want one on %s", c.name, r.CounterDiffs, c.want)
 		}
 	}
 	// The merged counter compares the sums: expected 5 (3 + 2), seen 6.
-	r = swCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: swCounts(6, 4, 1, 2, 0, 1, 3)})
+	r = mustCompare(t, Input{Sent: sent, Received: rc, Table: p, InexactTime: true, Counters: swCounts(6, 4, 1, 2, 0, 1, 3)})
 	if len(r.CounterDiffs) == 1 {
 		d := r.CounterDiffs[0]
 		if d.Expected.Packets != 5 || d.Seen.Packets != 6 || d.Expected.Bytes != 5*swFrameLen || d.Seen.Bytes != 6*swFrameLen {

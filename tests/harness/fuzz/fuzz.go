@@ -349,19 +349,17 @@ func (m *minimizer) run() error {
 	}
 }
 
-func (m *minimizer) frames() (bool, error) {
-	n := len(m.best.Frames)
-	base := m.best
-	keep, err := m.ddmin(n, func(keep []int) (bool, error) { return m.try(base.withFrames(keep)) })
-	m.best = base.withFrames(keep)
-	return len(keep) < n, err
-}
+func (m *minimizer) frames() (bool, error) { return m.remove(len(m.best.Frames), Case.withFrames) }
 
-func (m *minimizer) rules() (bool, error) {
-	n := len(m.best.Table.Entries)
+func (m *minimizer) rules() (bool, error) { return m.remove(len(m.best.Table.Entries), Case.withRules) }
+
+// remove drops as many of the best case's n items (frames or rules) as ddmin
+// can; with(c, keep) is c with only the items in keep. It reports whether
+// any went.
+func (m *minimizer) remove(n int, with func(c Case, keep []int) Case) (bool, error) {
 	base := m.best
-	keep, err := m.ddmin(n, func(keep []int) (bool, error) { return m.try(base.withRules(keep)) })
-	m.best = base.withRules(keep)
+	keep, err := m.ddmin(n, func(keep []int) (bool, error) { return m.try(with(base, keep)) })
+	m.best = with(base, keep)
 	return len(keep) < n, err
 }
 

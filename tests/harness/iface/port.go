@@ -107,11 +107,9 @@ type Port struct {
 // Open binds a port to the interface ifname, inside opts.Netns when set.
 func Open(ifname string, opts PortOptions) (*Port, error) {
 	p := &Port{name: ifname, fd: -1}
-	if opts.Netns != nil {
-		p.nsName = opts.Netns.Name()
-	}
 	var err error
 	if opts.Netns != nil {
+		p.nsName = opts.Netns.Name()
 		err = opts.Netns.Do(func() error { return p.open(opts) })
 	} else {
 		err = p.open(opts)

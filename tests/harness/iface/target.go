@@ -111,10 +111,6 @@ func (t *Target) Replay(ctx context.Context, frames []target.Frame, opts target.
 				capt.Skipped = make([]bool, len(frames))
 			}
 			capt.Skipped[i] = true
-			continue
-		}
-		if len(f.Data) == 0 {
-			return nil, fmt.Errorf("%s: frame %d is empty", t.name, i)
 		}
 	}
 

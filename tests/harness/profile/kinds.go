@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +35,7 @@ type template struct {
 // seed gives the same bytes.
 type gen struct {
 	rng *rand.Rand
+	buf gopacket.SerializeBuffer // reused by every serialization
 }
 
 type builder func(g *gen) template
@@ -96,7 +98,8 @@ func (g *gen) build(kind string, size int, id uint32) ([]byte, string) {
 	}
 	t := kinds[kind](g)
 
-	hdr := EthernetLen + serializedLen(t.layers[1:])
+	// The headers' length: serialized without Ethernet, which would pad them.
+	hdr := EthernetLen + len(g.serialize(t.layers[1:]))
 	n := max(size, hdr)
 	payload := make([]byte, n-hdr)
 	for i := range payload {
@@ -105,7 +108,7 @@ func (g *gen) build(kind string, size int, id uint32) ([]byte, string) {
 	if len(payload) >= TrailerLen {
 		putTrailer(payload[len(payload)-TrailerLen:], id)
 	}
-	data := serialize(append(t.layers, gopacket.Payload(payload)))
+	data := bytes.Clone(g.serialize(append(t.layers, gopacket.Payload(payload))))
 	if t.fix != nil {
 		t.fix(data)
 	}
@@ -120,16 +123,14 @@ const EthernetLen = 14
 
 var serializeOpts = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
 
-func serialize(ls []gopacket.SerializableLayer) []byte {
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, serializeOpts, ls...); err != nil {
+// serialize returns ls serialized; the bytes are g's until its next call.
+func (g *gen) serialize(ls []gopacket.SerializableLayer) []byte {
+	if err := gopacket.SerializeLayers(g.buf, serializeOpts, ls...); err != nil {
 		// Only reachable through a bug in a builder: every layer is built here.
 		panic(fmt.Sprintf("profile: serializing frame: %v", err))
 	}
-	return append([]byte(nil), buf.Bytes()...)
+	return g.buf.Bytes()
 }
-
-func serializedLen(ls []gopacket.SerializableLayer) int { return len(serialize(ls)) }
 
 // ---- addresses ----
 

@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/gopacket/gopacket"
 )
 
 const (
@@ -109,7 +111,7 @@ func Generate(opts Options) ([]Frame, error) {
 	}
 
 	seed := uint64(opts.Seed)
-	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), buf: gopacket.NewSerializeBuffer()}
 	sizes := newSizer(opts.Sizes, g.rng)
 
 	frames := make([]Frame, 0, opts.Frames)

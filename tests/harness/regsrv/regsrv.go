@@ -71,16 +71,16 @@ type response struct {
 // concurrent use; clients are served concurrently otherwise.
 func Serve(ctx context.Context, l net.Listener, regs target.Regs) error {
 	s := &server{regs: regs, sem: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}}
-	stop := context.AfterFunc(ctx, func() {
+	shutdown := func() {
 		l.Close()
 		s.closeAll()
-	})
+	}
+	stop := context.AfterFunc(ctx, shutdown)
 	defer stop()
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			l.Close()
-			s.closeAll()
+			shutdown()
 			s.wg.Wait()
 			if ctx.Err() != nil {
 				return nil

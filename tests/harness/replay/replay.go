@@ -17,14 +17,6 @@ import (
 	"github.com/fpgactl/fpgactl/tests/harness/target"
 )
 
-// Register addresses of the identification block (hdl/SPEC.md §6).
-const (
-	regID       = 0x00000
-	regConfig   = 0x00008
-	regGeometry = 0x0000C
-	filterID    = 0x50464C54 // "PFLT"
-)
-
 // Phase is one table and the frames replayed while it is active.
 type Phase struct {
 	Table  *rules.Table
@@ -169,23 +161,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // prepare identifies the filter and brings it to a known state: reset, or
 // counters cleared when the target cannot reset.
 func prepare(ctx context.Context, t target.Target, regs target.Regs) (Device, error) {
-	if r, ok := t.(Resetter); ok {
-		if err := r.Reset(ctx); err != nil {
+	resetter, canReset := t.(Resetter)
+	if canReset {
+		if err := resetter.Reset(ctx); err != nil {
 			return Device{}, fmt.Errorf("resetting %s: %w", t.Name(), err)
 		}
 	}
-	v, err := readRegs(ctx, regs, []uint32{regID, regConfig, regGeometry})
+	v, err := readRegs(ctx, regs, []uint32{rules.RegID, rules.RegConfig, rules.RegGeometry})
 	if err != nil {
 		return Device{}, fmt.Errorf("identifying the filter on %s: %w", t.Name(), err)
 	}
-	if v[0] != filterID {
-		return Device{}, fmt.Errorf("%s: ID register reads 0x%08x, not 0x%08x (PFLT); is the filter bitstream loaded?", t.Name(), v[0], filterID)
+	if v[0] != rules.IDValue {
+		return Device{}, fmt.Errorf("%s: ID register reads 0x%08x, not 0x%08x (PFLT); is the filter bitstream loaded?", t.Name(), v[0], rules.IDValue)
 	}
 	dev := Device{
 		DataWidth: int(v[1] & 0xFFFF), NumRules: int(v[1] >> 16),
 		MaxFrameBytes: int(v[2] & 0xFFFF), Latency: int(v[2] >> 16),
 	}
-	if _, ok := t.(Resetter); !ok {
+	if !canReset {
 		if err := regs.WriteReg(ctx, rules.RegCounterClear, rules.ClearTotals|rules.ClearRules); err != nil {
 			return Device{}, fmt.Errorf("clearing counters on %s: %w", t.Name(), err)
 		}
@@ -226,13 +219,14 @@ func loadTable(ctx context.Context, regs target.Regs, t *rules.Table, numRules i
 // before high word (reading the low word latches the high one).
 func ReadCounters(ctx context.Context, regs target.Regs, numRules int) (*model.Counters, error) {
 	var addrs []uint32
+	block := func(a uint32) {
+		addrs = append(addrs, a+rules.CounterPacketsLo, a+rules.CounterPacketsHi, a+rules.CounterBytesLo, a+rules.CounterBytesHi)
+	}
 	for k := 0; k < rules.NumTotals; k++ {
-		a := rules.TotalAddr(k)
-		addrs = append(addrs, a, a+4, a+rules.CounterBytesLo, a+rules.CounterBytesLo+4)
+		block(rules.TotalAddr(k))
 	}
 	for r := 0; r < numRules; r++ {
-		a := rules.RuleCounterAddr(r)
-		addrs = append(addrs, a, a+4, a+rules.CounterBytesLo, a+rules.CounterBytesLo+4)
+		block(rules.RuleCounterAddr(r))
 	}
 	v, err := readRegs(ctx, regs, addrs)
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -91,6 +92,9 @@ type Scenario struct {
 	Covers []Cover
 
 	phases []Phase
+	// spans[i] is phase i's time span, which the frames of later phases
+	// are placed after.
+	spans []phaseSpan
 }
 
 // Phase is one table and the traffic replayed while it is active. Before
@@ -292,26 +296,61 @@ func (p Phase) Table(numRules int) (*rules.Table, error) {
 // but the first is moved in time to start PhaseGapNS after the previous
 // phase's last frame, so times never decrease across a scenario.
 func (p Phase) Frames() ([]target.Frame, error) {
+	fr, err := p.rawFrames()
+	if err != nil {
+		return nil, err
+	}
+	p.s.span(p.Index, fr) // so that later phases need not make these frames again
+	if p.Index == 0 || len(fr) == 0 {
+		return fr, nil
+	}
+	// Where the previous phase ends once moved: each earlier phase starts
+	// PhaseGapNS after the one before it and keeps its own length.
 	var prevLast uint64
-	for i := 0; i <= p.Index; i++ {
-		fr, err := p.s.phases[i].rawFrames()
+	for i := 0; i < p.Index; i++ {
+		sp, err := p.s.span(i, nil)
 		if err != nil {
 			return nil, err
 		}
-		if i > 0 && len(fr) > 0 {
-			shift := prevLast + PhaseGapNS - fr[0].TimeNS
-			for j := range fr {
-				fr[j].TimeNS += shift
-			}
-		}
-		if len(fr) > 0 {
-			prevLast = fr[len(fr)-1].TimeNS
-		}
-		if i == p.Index {
-			return fr, nil
+		switch {
+		case sp.empty:
+		case i == 0:
+			prevLast = sp.last
+		default:
+			prevLast = prevLast + PhaseGapNS + (sp.last - sp.first)
 		}
 	}
-	return nil, nil // not reached
+	shift := prevLast + PhaseGapNS - fr[0].TimeNS
+	for j := range fr {
+		fr[j].TimeNS += shift
+	}
+	return fr, nil
+}
+
+// phaseSpan is the first and last raw frame time of a phase (empty when it
+// has no frames), found once.
+type phaseSpan struct {
+	once        sync.Once
+	first, last uint64
+	empty       bool
+	err         error
+}
+
+// span returns phase i's phaseSpan. raw, when not nil, are the phase's raw
+// frames; otherwise they are made if no earlier call has found the span.
+func (s *Scenario) span(i int, raw []target.Frame) (*phaseSpan, error) {
+	sp := &s.spans[i]
+	sp.once.Do(func() {
+		if raw == nil {
+			if raw, sp.err = s.phases[i].rawFrames(); sp.err != nil {
+				return
+			}
+		}
+		if sp.empty = len(raw) == 0; !sp.empty {
+			sp.first, sp.last = raw[0].TimeNS, raw[len(raw)-1].TimeNS
+		}
+	})
+	return sp, sp.err
 }
 
 // rawFrames are the phase's frames on their own time base.
@@ -633,6 +672,7 @@ func (d *decoder) scenario(data []byte) (*Scenario, error) {
 		single.Line = root.Line
 		s.phases = []Phase{single}
 	}
+	s.spans = make([]phaseSpan, len(s.phases))
 	first := 0
 	for i := range s.phases {
 		s.phases[i].s = s
