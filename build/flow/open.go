@@ -15,20 +15,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/internal/proc"
-)
-
-// Phases of a build, in order, as shown in live progress.
-const (
-	PhaseSynth     = "synth"
-	PhasePlace     = "place"
-	PhaseRoute     = "route"
-	PhaseTiming    = "timing"
-	PhaseBitstream = "bitstream"
 )
 
 // Tools are the open-flow executables. The defaults are the YoWASP builds
@@ -88,11 +81,7 @@ func ParseECP5Device(part string) (ECP5Device, error) {
 // NextpnrArgs selects the device in nextpnr-ecp5.
 func (d ECP5Device) NextpnrArgs() []string {
 	prefix := map[string]string{"LFE5U": "", "LFE5UM": "um-", "LFE5UM5G": "um5g-"}[d.Family]
-	size := d.Size + "k"
-	if d.Family == "LFE5U" && d.Size == "12" {
-		size = "12k"
-	}
-	return []string{"--" + prefix + size, "--package", d.Package, "--speed", d.Speed}
+	return []string{"--" + prefix + d.Size + "k", "--package", d.Package, "--speed", d.Speed}
 }
 
 // PackArgs are ecppack's extra arguments for the part (LFE5U-12F is a 25F die
@@ -132,7 +121,8 @@ func SynthScript(d Design, out string) string {
 }
 
 // SynthHash names a synthesis result: the script, the sources' contents and
-// the yosys executable. Seeds of one target share it.
+// the yosys executable. Seeds of one target share it. A source that is also
+// in an include directory is read once.
 func SynthHash(d Design, tools Tools) (string, error) {
 	tools = tools.withDefaults()
 	h := sha256.New()
@@ -143,6 +133,7 @@ func SynthHash(d Design, tools Tools) (string, error) {
 		files = append(files, m...)
 	}
 	sort.Strings(files)
+	files = slices.Compact(files)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -213,9 +204,10 @@ type PnROptions struct {
 	// Dir receives pnr.log, report.json, design.config and bitstream.bit.
 	Dir   string
 	Tools Tools
-	// Phase is called when the run moves to another phase (place, route,
-	// timing, bitstream).
-	Phase func(phase string)
+	// Phase is called, never concurrently, as the run enters each phase:
+	// place, route, timing and bitstream, each once and in that order (a
+	// phase nextpnr never reaches is left out).
+	Phase func(record.Phase)
 	Log   io.Writer
 }
 
@@ -233,7 +225,7 @@ func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return PnRResult{}, err
 	}
-	phase := func(p string) {
+	phase := func(p record.Phase) {
 		if o.Phase != nil {
 			o.Phase(p)
 		}
@@ -243,12 +235,15 @@ func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
 	args := append(o.Device.NextpnrArgs(),
 		"--json", relPath(o.Dir, o.Netlist), "--freq", fmt.Sprintf("%g", o.ClockMHz), "--seed", fmt.Sprint(o.Seed),
 		"--textcfg", "design.config", "--report", "report.json", "--timing-allow-fail", "-l", "pnr.log")
-	phase(PhasePlace)
-	w := &phaseWriter{next: o.Log, on: phase}
+	phase(record.PhasePlace)
+	// proc.Run gives nextpnr's stdout and stderr the same writer, so one
+	// goroutine at a time writes to w (os/exec), and Phase is never called
+	// concurrently.
+	w := &phaseWriter{next: o.Log, on: phase, phase: record.PhasePlace}
 	if err := run(ctx, tools.Nextpnr, args, o.Dir, w); err != nil {
 		return res, fmt.Errorf("place and route (seed %d): %w (log: %s)", o.Seed, err, res.Log)
 	}
-	phase(PhaseBitstream)
+	phase(record.PhaseBitstream)
 	packArgs := append(o.Device.PackArgs(), "design.config", "bitstream.bit")
 	if err := run(ctx, tools.Pack, packArgs, o.Dir, o.Log); err != nil {
 		return res, fmt.Errorf("bitstream (seed %d): %w", o.Seed, err)
@@ -256,12 +251,31 @@ func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
 	return res, nil
 }
 
-// phaseWriter watches nextpnr's output for the start of routing and of
-// timing analysis.
+// phaseWriter follows nextpnr's output from placement through routing to
+// the final timing analysis, calling on as each phase starts. Only the line
+// that starts the phase after the current one counts: nextpnr also prints a
+// timing estimate ("Max frequency for clock") after placement, which is not
+// the timing phase, as routing is still to come.
 type phaseWriter struct {
 	next    io.Writer
-	on      func(string)
+	on      func(record.Phase)
+	phase   record.Phase // the current phase
 	partial []byte
+}
+
+// nextPhase is the phase that line starts after the current one, or "".
+func (w *phaseWriter) nextPhase(line string) record.Phase {
+	switch w.phase {
+	case record.PhasePlace:
+		if strings.HasPrefix(line, "Info: Routing") || strings.Contains(line, "Running router") {
+			return record.PhaseRoute
+		}
+	case record.PhaseRoute:
+		if strings.Contains(line, "Critical path report") || strings.Contains(line, "Max frequency for clock") {
+			return record.PhaseTiming
+		}
+	}
+	return ""
 }
 
 func (w *phaseWriter) Write(p []byte) (int, error) {
@@ -276,11 +290,9 @@ func (w *phaseWriter) Write(p []byte) (int, error) {
 		}
 		line := string(w.partial[:i])
 		w.partial = w.partial[i+1:]
-		switch {
-		case strings.HasPrefix(line, "Info: Routing"), strings.Contains(line, "Running router"):
-			w.on(PhaseRoute)
-		case strings.Contains(line, "Critical path report"), strings.Contains(line, "Max frequency for clock"):
-			w.on(PhaseTiming)
+		if next := w.nextPhase(line); next != "" {
+			w.phase = next
+			w.on(next)
 		}
 	}
 }

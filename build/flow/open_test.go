@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fpgactl/fpgactl/build/record"
 )
 
 func TestParseECP5Device(t *testing.T) {
@@ -76,10 +78,10 @@ func TestOpenFlowRuns(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var mu sync.Mutex
-			var phases []string
+			var phases []record.Phase
 			res, err := PlaceAndRoute(ctx, PnROptions{Netlist: netlist, Device: dev, ClockMHz: 100, Seed: seed,
 				Dir:   filepath.Join(dir, "seed", string(rune('0'+seed))),
-				Phase: func(p string) { mu.Lock(); phases = append(phases, p); mu.Unlock() }})
+				Phase: func(p record.Phase) { mu.Lock(); phases = append(phases, p); mu.Unlock() }})
 			if err != nil {
 				t.Errorf("seed %d: %v", seed, err)
 				return
@@ -103,10 +105,37 @@ func TestOpenFlowRuns(t *testing.T) {
 					t.Errorf("seed %d: clock %s fmax %+v, want achieved > 0 against the 100 MHz constraint", seed, clk, f)
 				}
 			}
-			if !slices.Contains(phases, PhasePlace) || !slices.Contains(phases, PhaseRoute) || phases[len(phases)-1] != PhaseBitstream {
+			if !slices.Contains(phases, record.PhasePlace) || !slices.Contains(phases, record.PhaseRoute) || phases[len(phases)-1] != record.PhaseBitstream {
 				t.Errorf("seed %d: phases %v", seed, phases)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// nextpnr prints a timing estimate after placement and the timing report
+// after routing; only the latter is the timing phase. Lines arrive split
+// across writes.
+func TestPhaseWriterFollowsPhasesInOrder(t *testing.T) {
+	const log = `Info: Running simulated annealing placer for refinement.
+Info: Max frequency for clock '$glbnet$clk': 376.79 MHz (PASS at 50.00 MHz)
+Info: Routing globals...
+Info: Routing..
+Info: Routing complete.
+Info: Critical path report for clock '$glbnet$clk' (posedge -> posedge):
+Info: Max frequency for clock '$glbnet$clk': 323.73 MHz (PASS at 50.00 MHz)
+Info: Program finished normally.
+`
+	var phases []record.Phase
+	var out strings.Builder
+	w := &phaseWriter{next: &out, on: func(p record.Phase) { phases = append(phases, p) }, phase: record.PhasePlace}
+	for i := 0; i < len(log); i += 7 {
+		w.Write([]byte(log[i:min(i+7, len(log))]))
+	}
+	if want := []record.Phase{record.PhaseRoute, record.PhaseTiming}; !slices.Equal(phases, want) {
+		t.Errorf("phases %v, want %v", phases, want)
+	}
+	if out.String() != log {
+		t.Errorf("output passed on: %q", out.String())
+	}
 }

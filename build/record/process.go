@@ -60,20 +60,24 @@ func Alive(p Process) bool {
 // Alive) and records what happened: the build becomes interrupted, seeds
 // that were running become lost (their outcome is unknown and their runner
 // resources may still exist: see Instance), and seeds that had not started
-// become cancelled. It returns the IDs it marked. Unreadable records are
-// reported in the error but do not stop the others from being checked.
-func (s *Store) MarkInterrupted(ctx context.Context) ([]string, error) {
+// become cancelled. It returns every readable build as it is afterwards,
+// newest first (as List), and the IDs it marked, so that a caller that lists
+// builds reads each record once. Unreadable records are reported in the
+// error but do not stop the others from being checked.
+func (s *Store) MarkInterrupted(ctx context.Context) ([]*Build, []string, error) {
 	builds, listErr := s.List()
 	var (
 		marked []string
 		errs   = []error{listErr}
 	)
 	errNotDead := errors.New("owner alive")
-	for _, b := range builds {
+	for i, b := range builds {
 		if b.Status != StatusRunning || Alive(b.Process) {
 			continue
 		}
+		var current *Build
 		err := s.Update(ctx, b.ID, func(b *Build) error {
+			current = b
 			// Check again under the lock: the build may have finished
 			// between List and now.
 			if b.Status != StatusRunning || Alive(b.Process) {
@@ -102,8 +106,10 @@ func (s *Store) MarkInterrupted(ctx context.Context) ([]string, error) {
 		})
 		switch {
 		case err == nil:
+			builds[i] = current // as written
 			marked = append(marked, b.ID)
 		case errors.Is(err, errNotDead):
+			builds[i] = current // as read under the lock
 		default:
 			errs = append(errs, err)
 		}
@@ -111,7 +117,7 @@ func (s *Store) MarkInterrupted(ctx context.Context) ([]string, error) {
 			break
 		}
 	}
-	return marked, errors.Join(errs...)
+	return builds, marked, errors.Join(errs...)
 }
 
 func hostOrUnknown(h string) string {

@@ -95,7 +95,7 @@ func TestMarkInterruptedAfterSIGKILL(t *testing.T) {
 	if b.Process.PID != cmd.Process.Pid {
 		t.Fatalf("record names pid %d, the helper is %d", b.Process.PID, cmd.Process.Pid)
 	}
-	marked, err := s.MarkInterrupted(ctx)
+	_, marked, err := s.MarkInterrupted(ctx)
 	if err != nil || len(marked) != 0 {
 		t.Fatalf("while the owner runs: marked %v, err %v", marked, err)
 	}
@@ -116,7 +116,7 @@ func TestMarkInterruptedAfterSIGKILL(t *testing.T) {
 	}
 	cmd.Wait()
 
-	marked, err = s.MarkInterrupted(ctx)
+	_, marked, err = s.MarkInterrupted(ctx)
 	if err != nil || !slices.Equal(marked, []string{id}) {
 		t.Fatalf("after SIGKILL: marked %v, err %v; want [%s]", marked, err, id)
 	}
@@ -135,7 +135,7 @@ func TestMarkInterruptedAfterSIGKILL(t *testing.T) {
 		t.Errorf("queued seed became %q (%q), want cancelled with a reason", r2.Status, r2.Error)
 	}
 	// Marking is done once.
-	if again, err := s.MarkInterrupted(ctx); err != nil || len(again) != 0 {
+	if _, again, err := s.MarkInterrupted(ctx); err != nil || len(again) != 0 {
 		t.Fatalf("second pass marked %v, err %v", again, err)
 	}
 }
@@ -154,7 +154,7 @@ func TestMarkInterruptedLeavesFinishedAndLiveBuilds(t *testing.T) {
 	orphan.Process = dead
 	orphanID, _ := s.Create(orphan)
 
-	marked, err := s.MarkInterrupted(ctx)
+	_, marked, err := s.MarkInterrupted(ctx)
 	if err != nil || !slices.Equal(marked, []string{orphanID}) {
 		t.Fatalf("marked %v (err %v), want only %s", marked, err, orphanID)
 	}

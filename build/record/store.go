@@ -44,7 +44,8 @@ func (s *Store) Path(id string) string { return filepath.Join(s.Dir, id) }
 // path outside Dir.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
-func checkID(id string) error {
+// CheckID is ValidID as an error that says what a build ID looks like.
+func CheckID(id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("%q is not a build ID (they look like 20261123-151500-ab12); see fpgactl build list", id)
 	}
@@ -122,7 +123,7 @@ func newID(t time.Time) (string, error) {
 // Get reads build id. A missing record gives an error that wraps
 // fs.ErrNotExist; a corrupt one an error naming the file.
 func (s *Store) Get(id string) (*Build, error) {
-	if err := checkID(id); err != nil {
+	if err := CheckID(id); err != nil {
 		return nil, err
 	}
 	return readRecord(filepath.Join(s.Path(id), recordFile), id)
@@ -219,7 +220,7 @@ func (s *Store) Latest() (*Build, error) {
 // nothing is written and Update returns that error. Waiting for the lock
 // ends with ctx.
 func (s *Store) Update(ctx context.Context, id string, fn func(*Build) error) error {
-	if err := checkID(id); err != nil {
+	if err := CheckID(id); err != nil {
 		return err
 	}
 	dir := s.Path(id)

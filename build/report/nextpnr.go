@@ -70,11 +70,15 @@ func parseNextpnrReport(name string, data []byte) (Timing, Utilization, error) {
 		line := 0
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
+		offset := int64(-1)
 		switch {
 		case errors.As(err, &se):
-			line = 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+			offset = se.Offset
 		case errors.As(err, &te):
-			line = 1 + bytes.Count(data[:min(int(te.Offset), len(data))], []byte("\n"))
+			offset = te.Offset
+		}
+		if offset >= 0 {
+			line = 1 + bytes.Count(data[:min(int(offset), len(data))], []byte("\n"))
 		}
 		return Timing{}, Utilization{}, formatErr(name, line, "not a nextpnr --report JSON file: %v", err)
 	}

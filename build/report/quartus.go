@@ -46,9 +46,9 @@ func ParseQuartusTiming(files QuartusFiles) (Timing, error) {
 }
 
 type quartusCheck struct {
-	corner, kind, clock string
-	slack, tns          float64
-	hasSlack            bool
+	kind, clock string
+	slack, tns  float64
+	hasSlack    bool
 }
 
 var quartusKinds = []string{"Minimum Pulse Width", "Setup", "Hold", "Recovery", "Removal"}
@@ -86,8 +86,8 @@ func parseQuartusSummary(name string, data []byte) ([]quartusCheck, error) {
 			}
 			c := quartusCheck{clock: m[2]}
 			for _, k := range quartusKinds {
-				if before, ok := strings.CutSuffix(m[1], k); ok {
-					c.kind, c.corner = k, strings.TrimSpace(before)
+				if strings.HasSuffix(m[1], k) {
+					c.kind = k
 					break
 				}
 			}
@@ -162,58 +162,15 @@ func parseQuartusTiming(sumName string, sum []byte, rptName string, rpt []byte) 
 	t.TNSns = ptr(tns)
 
 	if rpt != nil {
-		tables := quartusTables(rpt)
-		period, fmax := 0.0, 0.0
-		haveFmax, known := false, false
-		for _, tb := range tables {
-			switch {
-			case strings.HasSuffix(tb.title, "Fmax Summary"):
-				known = true
-				fi, ri, ci := indexOf(tb.header, "Fmax"), indexOf(tb.header, "Restricted Fmax"), indexOf(tb.header, "Clock Name")
-				if fi < 0 || ri < 0 || ci < 0 {
-					return Timing{}, formatErr(rptName, tb.headerLine, "%s: expected columns Fmax, Restricted Fmax and Clock Name", tb.title)
-				}
-				for k, row := range tb.rows {
-					if len(row) != len(tb.header) {
-						return Timing{}, formatErr(rptName, tb.rowLines[k], "row has %d cells, its table header %d", len(row), len(tb.header))
-					}
-					if row[ci] != t.Clock {
-						continue
-					}
-					v, err := parseMHz(row[ri])
-					if err != nil {
-						return Timing{}, formatErr(rptName, tb.rowLines[k], "Restricted Fmax %q: %v", row[ri], err)
-					}
-					if !haveFmax || v < fmax {
-						fmax, haveFmax = v, true
-					}
-				}
-			case tb.title == "Clocks":
-				known = true
-				ni, pi := indexOf(tb.header, "Clock Name"), indexOf(tb.header, "Period")
-				if ni < 0 || pi < 0 {
-					return Timing{}, formatErr(rptName, tb.headerLine, "Clocks table: expected columns Clock Name and Period")
-				}
-				for k, row := range tb.rows {
-					if len(row) != len(tb.header) || row[ni] != t.Clock {
-						continue
-					}
-					v, err := strconv.ParseFloat(row[pi], 64)
-					if err != nil || !finite(v) || v <= 0 {
-						return Timing{}, formatErr(rptName, tb.rowLines[k], "clock %s: Period %q is not a positive number", t.Clock, row[pi])
-					}
-					period = v
-				}
-			}
-		}
-		if !known {
-			return Timing{}, formatErr(rptName, 0, `no "Fmax Summary" or "Clocks" table; is this the <rev>.sta.rpt written by quartus_sta?`)
+		fmax, period, err := quartusClockFigures(rptName, rpt, t.Clock)
+		if err != nil {
+			return Timing{}, err
 		}
 		if period > 0 {
 			t.TargetMHz = 1000 / period
 		}
 		switch {
-		case haveFmax:
+		case fmax > 0:
 			t.FmaxMHz = fmax
 		case period > 0 && period-t.WNSns > 0:
 			t.FmaxMHz = 1000 / (period - t.WNSns)
@@ -223,6 +180,58 @@ func parseQuartusTiming(sumName string, sum []byte, rptName string, rpt []byte) 
 		return Timing{}, formatErr(sumName, 0, "figures out of range")
 	}
 	return t, nil
+}
+
+// quartusClockFigures reads clock's lowest Restricted Fmax over the Fmax
+// Summary tables of a .sta.rpt and its period in the Clocks table; each is
+// 0 when the report does not give it.
+func quartusClockFigures(name string, rpt []byte, clock string) (fmax, period float64, err error) {
+	known := false
+	for _, tb := range quartusTables(rpt) {
+		switch {
+		case strings.HasSuffix(tb.title, "Fmax Summary"):
+			known = true
+			fi, ri, ci := slices.Index(tb.header, "Fmax"), slices.Index(tb.header, "Restricted Fmax"), slices.Index(tb.header, "Clock Name")
+			if fi < 0 || ri < 0 || ci < 0 {
+				return 0, 0, formatErr(name, tb.headerLine, "%s: expected columns Fmax, Restricted Fmax and Clock Name", tb.title)
+			}
+			for k, row := range tb.rows {
+				if len(row) != len(tb.header) {
+					return 0, 0, formatErr(name, tb.rowLines[k], "row has %d cells, its table header %d", len(row), len(tb.header))
+				}
+				if row[ci] != clock {
+					continue
+				}
+				v, err := parseMHz(row[ri])
+				if err != nil {
+					return 0, 0, formatErr(name, tb.rowLines[k], "Restricted Fmax %q: %v", row[ri], err)
+				}
+				if fmax == 0 || v < fmax {
+					fmax = v // parseMHz gives only positive figures
+				}
+			}
+		case tb.title == "Clocks":
+			known = true
+			ni, pi := slices.Index(tb.header, "Clock Name"), slices.Index(tb.header, "Period")
+			if ni < 0 || pi < 0 {
+				return 0, 0, formatErr(name, tb.headerLine, "Clocks table: expected columns Clock Name and Period")
+			}
+			for k, row := range tb.rows {
+				if len(row) != len(tb.header) || row[ni] != clock {
+					continue
+				}
+				v, err := strconv.ParseFloat(row[pi], 64)
+				if err != nil || !finite(v) || v <= 0 {
+					return 0, 0, formatErr(name, tb.rowLines[k], "clock %s: Period %q is not a positive number", clock, row[pi])
+				}
+				period = v
+			}
+		}
+	}
+	if !known {
+		return 0, 0, formatErr(name, 0, `no "Fmax Summary" or "Clocks" table; is this the <rev>.sta.rpt written by quartus_sta?`)
+	}
+	return fmax, period, nil
 }
 
 // "162.23 MHz"
@@ -266,7 +275,7 @@ func quartusTables(data []byte) []quartusTable {
 		l := strings.TrimSpace(raw)
 		switch {
 		case strings.HasPrefix(l, ";"):
-			cells := semiCells(l)
+			cells := splitCells(strings.TrimSuffix(strings.TrimPrefix(l, ";"), ";"), ";")
 			switch {
 			case cur == nil && len(cells) == 1:
 				tables = append(tables, quartusTable{title: cells[0]})
@@ -291,16 +300,6 @@ func quartusTables(data []byte) []quartusTable {
 		}
 	}
 	return slices.DeleteFunc(tables, func(t quartusTable) bool { return t.header == nil })
-}
-
-func semiCells(l string) []string {
-	t := strings.TrimPrefix(l, ";")
-	t = strings.TrimSuffix(t, ";")
-	parts := strings.Split(t, ";")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-	}
-	return parts
 }
 
 // quartusClasses maps Fitter summary lines to classes. Quartus counts ALMs

@@ -147,11 +147,13 @@ func TestQuartusUtilization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkResource(t, "ALMs", u.LUTs, Resource{"Logic utilization (in ALMs)", 21345, 234720, 9.09381})
-	checkResource(t, "registers", u.FFs, Resource{"Total registers", 40123, 0, 0})
-	checkResource(t, "RAM", u.BRAM, Resource{"Total RAM Blocks", 80, 2560, 3.125})
-	checkResource(t, "DSP", u.DSP, Resource{"Total DSP Blocks", 0, 256, 0})
-	checkResource(t, "pins", u.IO, Resource{"Total pins", 24, 840, 2.85714})
+	checkClasses(t, "filter10g.fit.summary", u, Utilization{
+		LUTs: Resource{"Logic utilization (in ALMs)", 21345, 234720, 9.09381},
+		FFs:  Resource{"Total registers", 40123, 0, 0},
+		BRAM: Resource{"Total RAM Blocks", 80, 2560, 3.125},
+		DSP:  Resource{"Total DSP Blocks", 0, 256, 0},
+		IO:   Resource{"Total pins", 24, 840, 2.85714},
+	})
 	if len(u.All) != 9 {
 		t.Errorf("All has %d resources, want the 9 count lines", len(u.All))
 	}

@@ -144,6 +144,15 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
+// splitCells splits the inside of a table row at sep into trimmed cells.
+func splitCells(row, sep string) []string {
+	cells := strings.Split(row, sep)
+	for i := range cells {
+		cells[i] = strings.TrimSpace(cells[i])
+	}
+	return cells
+}
+
 func splitLines(data []byte) []string {
 	lines := strings.Split(string(data), "\n")
 	for i, l := range lines {

@@ -45,6 +45,31 @@ func checkResource(t *testing.T, what string, got, want Resource) {
 	}
 }
 
+// checkClasses checks the class fields of got (LUTs .. IO) against those
+// want sets; a class want leaves zero is not checked.
+func checkClasses(t *testing.T, what string, got, want Utilization) {
+	t.Helper()
+	for _, c := range []struct {
+		class     string
+		got, want Resource
+	}{
+		{"LUTs", got.LUTs, want.LUTs}, {"FFs", got.FFs, want.FFs}, {"BRAM", got.BRAM, want.BRAM},
+		{"URAM", got.URAM, want.URAM}, {"DSP", got.DSP, want.DSP}, {"IO", got.IO, want.IO},
+	} {
+		if c.want != (Resource{}) {
+			checkResource(t, what+" "+c.class, c.got, c.want)
+		}
+	}
+}
+
+// ecp5Util is the utilization in both report-met.json and ecp5.log.
+var ecp5Util = Utilization{
+	LUTs: Resource{"TRELLIS_COMB", 4143, 83640, 4.95337},
+	FFs:  Resource{"TRELLIS_FF", 1327, 83640, 1.58656},
+	BRAM: Resource{"DP16KD", 12, 208, 5.76923},
+	IO:   Resource{"TRELLIS_IO", 70, 365, 19.17808},
+}
+
 // checkFormatError checks that err is a *FormatError for file at line
 // (0: any line) whose message says want.
 func checkFormatError(t *testing.T, err error, file string, line int, want string) {
@@ -70,11 +95,9 @@ func TestNextpnrReport(t *testing.T) {
 	// clk_sys: 1000/156.25 - 1000/182.34 = 6.4 - 5.48426 = 0.91574 ns;
 	// clk_ctl has 11.70 ns of slack, so clk_sys is the worst clock.
 	checkTiming(t, "report-met", tm, wantTiming{"$glbnet$clk_sys", 0.91574, &zero, 182.34, 156.25, true})
-	checkResource(t, "LUTs", u.LUTs, Resource{"TRELLIS_COMB", 4143, 83640, 4.95337})
-	checkResource(t, "FFs", u.FFs, Resource{"TRELLIS_FF", 1327, 83640, 1.58656})
-	checkResource(t, "BRAM", u.BRAM, Resource{"DP16KD", 12, 208, 5.76923})
-	checkResource(t, "DSP", u.DSP, Resource{"MULT18X18D", 0, 156, 0})
-	checkResource(t, "IO", u.IO, Resource{"TRELLIS_IO", 70, 365, 19.17808})
+	want := ecp5Util
+	want.DSP = Resource{"MULT18X18D", 0, 156, 0}
+	checkClasses(t, "report-met", u, want)
 	if len(u.All) != 8 || u.URAM.Name != "" {
 		t.Errorf("All has %d resources (want 8), URAM %+v (want none)", len(u.All), u.URAM)
 	}
@@ -85,7 +108,7 @@ func TestNextpnrReport(t *testing.T) {
 	}
 	// 6.4 - 1000/143.1 = -0.58812 ns; nextpnr gives no TNS.
 	checkTiming(t, "report-fail", tm, wantTiming{"$glbnet$clk_sys", -0.58812, nil, 143.1, 156.25, false})
-	checkResource(t, "LUTs", u.LUTs, Resource{"TRELLIS_COMB", 23011, 24288, 94.74226})
+	checkClasses(t, "report-fail", u, Utilization{LUTs: Resource{"TRELLIS_COMB", 23011, 24288, 94.74226}})
 	// Unknown TNS must stay valid JSON: null.
 	out, err := json.Marshal(tm)
 	if err != nil {
@@ -101,9 +124,11 @@ func TestNextpnrReport(t *testing.T) {
 	}
 	// 1000/50 - 1000/52.08 = 20 - 19.20123 = 0.79877 ns.
 	checkTiming(t, "ice40", tm, wantTiming{"clk_sys$SB_IO_IN_$glb_clk", 0.79877, &zero, 52.08, 50, true})
-	checkResource(t, "iCE40 LUTs", u.LUTs, Resource{"ICESTORM_LC", 6102, 7680, 79.45313})
-	checkResource(t, "iCE40 BRAM", u.BRAM, Resource{"ICESTORM_RAM", 20, 32, 62.5})
-	checkResource(t, "iCE40 IO", u.IO, Resource{"SB_IO", 41, 256, 16.01563})
+	checkClasses(t, "iCE40", u, Utilization{
+		LUTs: Resource{"ICESTORM_LC", 6102, 7680, 79.45313},
+		BRAM: Resource{"ICESTORM_RAM", 20, 32, 62.5},
+		IO:   Resource{"SB_IO", 41, 256, 16.01563},
+	})
 	if u.FFs.Name != "" {
 		t.Errorf("iCE40 logic cells are LUT+FF pairs; FFs must stay empty, got %+v", u.FFs)
 	}
@@ -138,10 +163,7 @@ func TestNextpnrLog(t *testing.T) {
 	// The post-route line (176.53 MHz) wins over the post-place one (171.20):
 	// 6.4 - 1000/176.53 = 0.73524 ns.
 	checkTiming(t, "ecp5.log", tm, wantTiming{"$glbnet$clk_sys", 0.73524, &zero, 176.53, 156.25, true})
-	checkResource(t, "LUTs", u.LUTs, Resource{"TRELLIS_COMB", 4143, 83640, 4.95337})
-	checkResource(t, "FFs", u.FFs, Resource{"TRELLIS_FF", 1327, 83640, 1.58656})
-	checkResource(t, "BRAM", u.BRAM, Resource{"DP16KD", 12, 208, 5.76923})
-	checkResource(t, "IO", u.IO, Resource{"TRELLIS_IO", 70, 365, 19.17808})
+	checkClasses(t, "ecp5.log", u, ecp5Util)
 	wantOrder := []string{"TRELLIS_IO", "DCCA", "DP16KD", "MULT18X18D", "EHXPLLL", "TRELLIS_FF", "TRELLIS_COMB", "TRELLIS_RAMW"}
 	if len(u.All) != len(wantOrder) {
 		t.Fatalf("All: %d resources, want %d", len(u.All), len(wantOrder))
@@ -157,7 +179,7 @@ func TestNextpnrLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkTiming(t, "ecp5-fail.log", tm, wantTiming{"$glbnet$clk_sys", -0.58812, nil, 143.10, 156.25, false})
-	checkResource(t, "LUTs", u.LUTs, Resource{"TRELLIS_COMB", 23011, 24288, 94.74226})
+	checkClasses(t, "ecp5-fail.log", u, Utilization{LUTs: Resource{"TRELLIS_COMB", 23011, 24288, 94.74226}})
 }
 
 func TestNextpnrLogErrors(t *testing.T) {

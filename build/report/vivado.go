@@ -2,6 +2,7 @@ package report
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,7 +37,7 @@ func parseVivadoTiming(name string, data []byte) (Timing, error) {
 	lines := splitLines(data)
 	sec := findSection(lines, 0, "Design Timing Summary")
 	if sec < 0 {
-		if findLine(lines, 0, func(l string) bool { return strings.TrimSpace(l) == vivadoNone }) >= 0 {
+		if findText(lines, 0, vivadoNone) >= 0 {
 			return Timing{}, formatErr(name, 0, "the design has no timing constraints; add create_clock constraints (XDC) so that timing is checked")
 		}
 		return Timing{}, formatErr(name, 0, `no "Design Timing Summary" section; is this the output of report_timing_summary?`)
@@ -64,9 +65,9 @@ func parseVivadoTiming(name string, data []byte) (Timing, error) {
 	t := Timing{WNSns: wns, TNSns: ptr(tns)}
 
 	switch {
-	case findLine(lines, sec, func(l string) bool { return strings.TrimSpace(l) == vivadoNotMet }) >= 0:
+	case findText(lines, sec, vivadoNotMet) >= 0:
 		t.Met = false
-	case findLine(lines, sec, func(l string) bool { return strings.TrimSpace(l) == vivadoMet }) >= 0:
+	case findText(lines, sec, vivadoMet) >= 0:
 		t.Met = true
 	default:
 		t.Met = wns >= 0
@@ -99,9 +100,6 @@ func parseVivadoTiming(name string, data []byte) (Timing, error) {
 			if !found || v < clockWNS {
 				t.Clock, clockWNS, found = r["Clock"], v, true
 			}
-		}
-		if !found {
-			clockWNS = wns
 		}
 	}
 	if t.Clock == "" && len(clocks) > 0 {
@@ -174,6 +172,12 @@ func findSection(lines []string, from int, title string) int {
 		s, ok := strings.CutPrefix(strings.TrimSpace(l), "|")
 		return ok && strings.TrimSpace(s) == title
 	})
+}
+
+// findText finds the line at or after from that is text, surrounding blanks
+// aside.
+func findText(lines []string, from int, text string) int {
+	return findLine(lines, from, func(l string) bool { return strings.TrimSpace(l) == text })
 }
 
 func findLine(lines []string, from int, match func(string) bool) int {
@@ -320,7 +324,7 @@ func parseVivadoUtilization(name string, data []byte) (Utilization, error) {
 		if len(hdr) < 3 || hdr[0] != "Site Type" {
 			continue
 		}
-		used, avail := indexOf(hdr, "Used"), indexOf(hdr, "Available")
+		used, avail := slices.Index(hdr, "Used"), slices.Index(hdr, "Available")
 		if used < 0 || avail < 0 {
 			continue // e.g. the per-SLR tables: their columns are SLRs
 		}
@@ -378,18 +382,5 @@ func pipeCells(l string) []string {
 	if len(t) < 2 || t[0] != '|' || t[len(t)-1] != '|' {
 		return nil
 	}
-	parts := strings.Split(t[1:len(t)-1], "|")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-	}
-	return parts
-}
-
-func indexOf(cells []string, name string) int {
-	for i, c := range cells {
-		if c == name {
-			return i
-		}
-	}
-	return -1
+	return splitCells(t[1:len(t)-1], "|")
 }

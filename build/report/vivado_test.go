@@ -83,12 +83,14 @@ func TestVivadoUtilization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkResource(t, "LUTs", u.LUTs, Resource{"CLB LUTs", 214870, 1182240, 18.17482})
-	checkResource(t, "FFs", u.FFs, Resource{"CLB Registers", 301455, 2364480, 12.74931})
-	checkResource(t, "BRAM", u.BRAM, Resource{"Block RAM Tile", 322.5, 2160, 14.93056})
-	checkResource(t, "URAM", u.URAM, Resource{"URAM", 48, 960, 5})
-	checkResource(t, "DSP", u.DSP, Resource{"DSPs", 0, 6840, 0})
-	checkResource(t, "IO", u.IO, Resource{"Bonded IOB", 12, 832, 1.44231})
+	checkClasses(t, "util-ultrascale.rpt", u, Utilization{
+		LUTs: Resource{"CLB LUTs", 214870, 1182240, 18.17482},
+		FFs:  Resource{"CLB Registers", 301455, 2364480, 12.74931},
+		BRAM: Resource{"Block RAM Tile", 322.5, 2160, 14.93056},
+		URAM: Resource{"URAM", 48, 960, 5},
+		DSP:  Resource{"DSPs", 0, 6840, 0},
+		IO:   Resource{"Bonded IOB", 12, 832, 1.44231},
+	})
 	// Counted by hand: 12 rows in CLB Logic, 4 new in the distribution
 	// table (LUT as Logic and CLB Registers repeat), 6 BLOCKRAM, 1 DSP, 3 I/O.
 	if len(u.All) != 26 {
@@ -111,10 +113,12 @@ func TestVivadoUtilization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkResource(t, "7-series LUTs", u.LUTs, Resource{"Slice LUTs", 3779, 53200, 7.10338})
-	checkResource(t, "7-series FFs", u.FFs, Resource{"Slice Registers", 5069, 106400, 4.76410})
-	checkResource(t, "7-series BRAM", u.BRAM, Resource{"Block RAM Tile", 4.5, 140, 3.21429})
-	checkResource(t, "7-series DSP", u.DSP, Resource{"DSPs", 6, 220, 2.72727})
+	checkClasses(t, "util-7series.rpt", u, Utilization{
+		LUTs: Resource{"Slice LUTs", 3779, 53200, 7.10338},
+		FFs:  Resource{"Slice Registers", 5069, 106400, 4.76410},
+		BRAM: Resource{"Block RAM Tile", 4.5, 140, 3.21429},
+		DSP:  Resource{"DSPs", 6, 220, 2.72727},
+	})
 	if u.URAM.Name != "" || u.IO.Name != "" {
 		t.Errorf("7-series report has no URAM or IO table: %+v %+v", u.URAM, u.IO)
 	}

@@ -74,19 +74,14 @@ func Run(ctx context.Context, o Options) (*record.Build, error) {
 		return nil, err
 	}
 	devices := make([]flow.ECP5Device, len(o.Targets))
+	b := &record.Build{Commit: o.Commit, Owner: o.Owner, Seeds: o.Seeds, Runner: "local", StopWhen: o.StopWhen}
 	for i, t := range o.Targets {
 		d, err := flow.ParseECP5Device(t.Device)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
 		devices[i] = d
-	}
-	names := make([]string, len(o.Targets))
-	for i, t := range o.Targets {
-		names[i] = t.Name
-	}
-	b := &record.Build{Commit: o.Commit, Owner: o.Owner, Targets: names, Seeds: o.Seeds, Runner: "local", StopWhen: o.StopWhen}
-	for _, t := range o.Targets {
+		b.Targets = append(b.Targets, t.Name)
 		for _, seed := range o.Seeds {
 			b.Results = append(b.Results, record.SeedResult{Target: t.Name, Seed: seed, Status: record.SeedQueued, TargetMHz: t.ClockMHz})
 		}
@@ -212,14 +207,9 @@ func (r *runner) update(target string, seed int, fn func(*record.SeedResult) boo
 		changed bool
 		copyOf  record.SeedResult
 	)
-	err := r.o.Store.Update(ctx, r.id, func(b *record.Build) error {
-		s := b.Seed(target, seed)
-		if s == nil {
-			return fmt.Errorf("build %s has no seed %d for target %q", r.id, seed, target)
-		}
+	err := r.o.Store.UpdateSeed(ctx, r.id, target, seed, func(s *record.SeedResult) {
 		changed = fn(s)
 		copyOf = *s
-		return nil
 	})
 	if err != nil {
 		r.recordErr(err)
@@ -307,27 +297,14 @@ func (r *runner) place(ts *targetState, seed int, seedDir string) (seedOutcome, 
 		return out, err
 	}
 	defer logf.Close()
-	r.update(ts.t.Name, seed, func(s *record.SeedResult) bool {
-		if s.Status != record.SeedRunning {
-			return false
-		}
-		s.Log = out.flowLog
-		return false // not a phase change: no progress report
-	})
-	var mu sync.Mutex
-	last := ""
-	phase := func(p string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p == last {
-			return
-		}
-		last = p
+	// flow reports each phase once, in order and never concurrently. The
+	// log exists from now on: the first phase update records it.
+	phase := func(p record.Phase) {
 		r.update(ts.t.Name, seed, func(s *record.SeedResult) bool {
 			if s.Status != record.SeedRunning {
 				return false
 			}
-			s.Phase = record.Phase(p)
+			s.Phase, s.Log = p, out.flowLog
 			return true
 		})
 	}
@@ -360,7 +337,7 @@ func (r *runner) finishSeed(buildCtx context.Context, ts *targetState, seed int,
 		}
 	}
 	cancelled := runErr != nil && ts.ctx.Err() != nil
-	r.stopRuleCheck(ts, func(s *record.SeedResult) {
+	r.recordResult(ts, seed, func(s *record.SeedResult) {
 		s.FinishedAt = now
 		s.Log = out.flowLog
 		s.Reports = reports
@@ -373,15 +350,14 @@ func (r *runner) finishSeed(buildCtx context.Context, ts *targetState, seed int,
 		case parseErr != nil:
 			s.Status, s.Error = record.SeedError, "timing report: "+parseErr.Error()
 		default:
-			s.WNSns = finite(timing.WNSns)
-			s.TNSns = timing.TNSns
-			if s.TNSns != nil && (math.IsNaN(*s.TNSns) || math.IsInf(*s.TNSns, 0)) {
-				s.TNSns = nil
+			// The report package refuses NaN and infinities (FormatError),
+			// and gives 0 for an Fmax or target it cannot tell.
+			wns, fmax := timing.WNSns, timing.FmaxMHz
+			s.WNSns, s.TNSns = &wns, timing.TNSns
+			if fmax > 0 {
+				s.FmaxMHz = &fmax
 			}
-			if timing.FmaxMHz > 0 {
-				s.FmaxMHz = finite(timing.FmaxMHz)
-			}
-			if timing.TargetMHz > 0 && !math.IsInf(timing.TargetMHz, 0) {
+			if timing.TargetMHz > 0 {
 				s.TargetMHz = timing.TargetMHz
 			}
 			s.Met = timing.Met
@@ -391,14 +367,14 @@ func (r *runner) finishSeed(buildCtx context.Context, ts *targetState, seed int,
 				s.Status = record.SeedMet
 			}
 		}
-	}, seed)
+	})
 }
 
-// stopRuleCheck records a seed's result and, in the same record update,
+// recordResult records a seed's result and, in the same record update,
 // applies the stop rule to its target: when it is reached, queued seeds are
 // marked cancelled and running ones are stopped (they record themselves as
 // cancelled when their tools have exited).
-func (r *runner) stopRuleCheck(ts *targetState, set func(*record.SeedResult), seed int) {
+func (r *runner) recordResult(ts *targetState, seed int, set func(*record.SeedResult)) {
 	ctx, cancel := recordCtx()
 	defer cancel()
 	var reported []record.SeedResult
@@ -450,13 +426,6 @@ func cancelReason(buildCtx context.Context, ts *targetState) string {
 	return "stopped before it finished"
 }
 
-func finite(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
 // finish marks what never finished and sets the build's status.
 func (r *runner) finish(ctx context.Context) (*record.Build, error) {
 	interrupted := ctx.Err() != nil
@@ -483,22 +452,20 @@ func (r *runner) finish(ctx context.Context) (*record.Build, error) {
 			reported = append(reported, *s)
 		}
 		b.FinishedAt = now
-		b.Status = record.StatusDone
-		b.Error = ""
-		switch {
-		case interrupted:
+		b.Status, b.Error = record.StatusDone, ""
+		if interrupted {
 			b.Status, b.Error = record.StatusCancelled, "cancelled (interrupt) before every seed finished"
-		default:
-			var failed []string
-			for _, t := range b.Targets {
-				if _, ok := b.Best(t); !ok {
-					failed = append(failed, t)
-				}
+			return nil
+		}
+		var failed []string
+		for _, t := range b.Targets {
+			if _, ok := b.Best(t); !ok {
+				failed = append(failed, t)
 			}
-			if len(failed) > 0 {
-				b.Status = record.StatusFailed
-				b.Error = "no seed produced a timing result for target(s) " + strings.Join(failed, ", ") + "; see the seeds' errors and logs"
-			}
+		}
+		if len(failed) > 0 {
+			b.Status = record.StatusFailed
+			b.Error = "no seed produced a timing result for target(s) " + strings.Join(failed, ", ") + "; see the seeds' errors and logs"
 		}
 		return nil
 	})

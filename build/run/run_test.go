@@ -40,6 +40,31 @@ func options(t *testing.T, targets ...Target) (Options, *record.Store) {
 	return Options{Store: s, Targets: targets, Dir: dir, Commit: "abc123", Owner: "tester"}, s
 }
 
+// runAndRead runs a build that must succeed and reads its record back.
+func runAndRead(t *testing.T, o Options, s *record.Store) *record.Build {
+	t.Helper()
+	b, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = s.Get(b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// count is how many seeds of b have status st.
+func count(b *record.Build, st record.SeedStatus) int {
+	n := 0
+	for _, r := range b.Results {
+		if r.Status == st {
+			n++
+		}
+	}
+	return n
+}
+
 func checkNoneUnfinished(t *testing.T, b *record.Build) {
 	t.Helper()
 	for _, r := range b.Results {
@@ -110,26 +135,13 @@ func TestStopFirstMetJobs1(t *testing.T) {
 	needTools(t)
 	o, s := options(t, counterTarget(t, "small", 50))
 	o.Seeds, o.Jobs, o.StopWhen = []int{1, 2, 3}, 1, record.StopFirstMet
-	b, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err = s.Get(b.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	met, cancelled := 0, 0
+	b := runAndRead(t, o, s)
 	for _, r := range b.Results {
-		switch r.Status {
-		case record.SeedMet:
-			met++
-		case record.SeedCancelled:
-			cancelled++
-			if !strings.Contains(r.Error, "first-met") {
-				t.Errorf("seed %d cancelled with %q, want the stop rule named", r.Seed, r.Error)
-			}
+		if r.Status == record.SeedCancelled && !strings.Contains(r.Error, "first-met") {
+			t.Errorf("seed %d cancelled with %q, want the stop rule named", r.Seed, r.Error)
 		}
 	}
+	met, cancelled := count(b, record.SeedMet), count(b, record.SeedCancelled)
 	if met != 1 || cancelled != 2 || b.Status != record.StatusDone {
 		t.Errorf("met %d cancelled %d status %q, want 1 met, 2 cancelled, done: %+v", met, cancelled, b.Status, b.Results)
 	}
@@ -139,21 +151,9 @@ func TestStopFirstMetJobs2(t *testing.T) {
 	needTools(t)
 	o, s := options(t, counterTarget(t, "small", 50))
 	o.Seeds, o.Jobs, o.StopWhen = []int{1, 2, 3, 4}, 2, record.StopFirstMet
-	b, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = s.Get(b.ID)
+	b := runAndRead(t, o, s)
 	checkNoneUnfinished(t, b)
-	met, cancelled := 0, 0
-	for _, r := range b.Results {
-		switch r.Status {
-		case record.SeedMet:
-			met++
-		case record.SeedCancelled:
-			cancelled++
-		}
-	}
+	met, cancelled := count(b, record.SeedMet), count(b, record.SeedCancelled)
 	if met < 1 || cancelled < 1 || met+cancelled != 4 {
 		t.Errorf("met %d cancelled %d: %+v", met, cancelled, b.Results)
 	}
@@ -163,11 +163,7 @@ func TestHardClockFailsTiming(t *testing.T) {
 	needTools(t)
 	o, s := options(t, counterTarget(t, "fast", 900))
 	o.Seeds, o.Jobs = []int{7}, 1
-	b, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = s.Get(b.ID)
+	b := runAndRead(t, o, s)
 	r := b.Seed("fast", 7)
 	if r.Status != record.SeedFailedTiming || r.Met || r.WNSns == nil || *r.WNSns >= 0 || r.FmaxMHz == nil || *r.FmaxMHz >= 900 || r.TargetMHz != 900 {
 		t.Errorf("seed: %+v, want failed-timing with negative WNS and fmax below 900", r)
@@ -205,13 +201,7 @@ func TestCancelMidRun(t *testing.T) {
 		t.Errorf("build status %q finished %v, want cancelled", got.Status, got.FinishedAt)
 	}
 	checkNoneUnfinished(t, got)
-	cancelled := 0
-	for _, r := range got.Results {
-		if r.Status == record.SeedCancelled {
-			cancelled++
-		}
-	}
-	if cancelled == 0 {
+	if count(got, record.SeedCancelled) == 0 {
 		t.Errorf("no seed recorded as cancelled: %+v", got.Results)
 	}
 	// Nothing left running: no nextpnr of this build survives.
@@ -248,11 +238,7 @@ func TestSynthesisErrorIsSeedError(t *testing.T) {
 	os.WriteFile(bad, []byte("module bad(input wire clk); this is not verilog endmodule\n"), 0o644)
 	o, s := options(t, Target{Name: "bad", Device: "LFE5U-25F-6BG256C", ClockMHz: 50, Design: flow.Design{Top: "bad", Sources: []string{bad}}})
 	o.Seeds, o.Jobs = []int{1, 2}, 2
-	b, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = s.Get(b.ID)
+	b := runAndRead(t, o, s)
 	for _, r := range b.Results {
 		if r.Status != record.SeedError || !strings.Contains(r.Error, "synthesis") || r.Log == "" {
 			t.Errorf("seed %d: %+v, want error from synthesis with a log", r.Seed, r)

@@ -5,7 +5,6 @@ package buildcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -295,20 +294,27 @@ func num(v *float64, format string) string {
 	return fmt.Sprintf(format, *v)
 }
 
+// shortCommit is the commit as tables show it: 12 hex digits, or "-".
+func shortCommit(commit string) string {
+	if commit == "" {
+		return "-"
+	}
+	return commit[:min(len(commit), 12)]
+}
+
 // printBuild writes the summary table of a build.
 func printBuild(w io.Writer, b *record.Build) {
-	commit := b.Commit
-	if len(commit) > 12 {
-		commit = commit[:12]
+	fmt.Fprintf(w, "build %s  %s  commit %s  stop-when %s\n", b.ID, b.Status, shortCommit(b.Commit), b.StopWhen)
+	bests := map[string]record.SeedResult{}
+	for _, t := range b.Targets {
+		if best, ok := b.Best(t); ok {
+			bests[t] = best
+		}
 	}
-	if commit == "" {
-		commit = "-"
-	}
-	fmt.Fprintf(w, "build %s  %s  commit %s  stop-when %s\n", b.ID, b.Status, commit, b.StopWhen)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tSEED\tSTATUS\tFMAX MHz\tTARGET MHz\tWNS ns\tTNS ns\tBEST")
 	for _, t := range b.Targets {
-		best, ok := b.Best(t)
+		best, ok := bests[t]
 		for _, r := range b.TargetResults(t) {
 			mark := ""
 			if ok && best.Seed == r.Seed {
@@ -320,7 +326,7 @@ func printBuild(w io.Writer, b *record.Build) {
 	}
 	tw.Flush()
 	for _, t := range b.Targets {
-		if best, ok := b.Best(t); ok {
+		if best, ok := bests[t]; ok {
 			bit := best.Bitstream
 			if bit == "" {
 				bit = "(no bitstream)"
@@ -351,8 +357,7 @@ first, its running seeds lost.`,
 				return err
 			}
 			st := store(s)
-			_, markErr := st.MarkInterrupted(cmd.Context())
-			builds, listErr := st.List()
+			builds, _, err := st.MarkInterrupted(cmd.Context())
 			if f.JSON() {
 				out := make([]BuildJSON, 0, len(builds))
 				for _, b := range builds {
@@ -373,19 +378,12 @@ first, its running seeds lost.`,
 							met++
 						}
 					}
-					commit := b.Commit
-					if len(commit) > 12 {
-						commit = commit[:12]
-					}
-					if commit == "" {
-						commit = "-"
-					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\n", b.ID, b.Status, b.CreatedAt.Local().Format("2006-01-02 15:04"),
-						commit, strings.Join(b.Targets, ","), len(b.Seeds), met, len(b.Results))
+						shortCommit(b.Commit), strings.Join(b.Targets, ","), len(b.Seeds), met, len(b.Results))
 				}
 				tw.Flush()
 			}
-			return errors.Join(markErr, listErr)
+			return err
 		},
 	}
 }
@@ -400,8 +398,10 @@ func newCmdShow(f *cmdutil.Factory) *cobra.Command {
 			if len(args) > 1 {
 				return cmdutil.FlagErrorf("name at most one build ID")
 			}
-			if len(args) == 1 && !record.ValidID(args[0]) {
-				return cmdutil.FlagErrorf("%q is not a build ID (they look like 20261123-151500-ab12); see fpgactl build list", args[0])
+			if len(args) == 1 {
+				if err := record.CheckID(args[0]); err != nil {
+					return cmdutil.FlagErrorf("%v", err)
+				}
 			}
 			return nil
 		},
