@@ -76,10 +76,7 @@ func (e *Env) BenchSim(ctx context.Context, opts SimBenchOptions, progress func(
 			if err != nil {
 				return nil, err
 			}
-			frames := make([]target.Frame, len(pf))
-			for i, f := range pf {
-				frames[i] = target.Frame{Data: f.Data, TimeNS: f.TimeNS}
-			}
+			frames := target.FromProfile(pf)
 			b, err := board.Start(ctx, bin, board.StartOptions{Width: w})
 			if err != nil {
 				return nil, err

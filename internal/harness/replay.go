@@ -75,16 +75,7 @@ func LoadTraffic(pcapPath, profileSpec string) ([]target.Frame, error) {
 		if len(frames) == 0 {
 			return nil, fmt.Errorf("%s: the capture holds no frames", pcapPath)
 		}
-		out := make([]target.Frame, len(frames))
-		for i, f := range frames {
-			out[i] = target.Frame{Data: f.Data, TimeNS: f.TimeNS}
-			if i > 0 && f.TimeNS < frames[i-1].TimeNS {
-				// Captures from several interfaces can go back in time; the
-				// replay keeps order, so keep time from going backwards too.
-				out[i].TimeNS = out[i-1].TimeNS
-			}
-		}
-		return out, nil
+		return target.FromCapture(frames), nil
 	case profileSpec != "":
 		opts, err := profile.ParseProfile(profileSpec)
 		if err != nil {
@@ -94,11 +85,7 @@ func LoadTraffic(pcapPath, profileSpec string) ([]target.Frame, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := make([]target.Frame, len(frames))
-		for i, f := range frames {
-			out[i] = target.Frame{Data: f.Data, TimeNS: f.TimeNS}
-		}
-		return out, nil
+		return target.FromProfile(frames), nil
 	}
 	return nil, errors.New("give the traffic: --pcap FILE or --profile SPEC")
 }

@@ -79,11 +79,7 @@ func profileFrames(t *testing.T, spec string) []target.Frame {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]target.Frame, len(pf))
-	for i, f := range pf {
-		out[i] = target.Frame{Data: f.Data, TimeNS: f.TimeNS}
-	}
-	return out
+	return target.FromProfile(pf)
 }
 
 func TestBuildIsCachedByContent(t *testing.T) {

@@ -364,26 +364,16 @@ func (p Phase) rawFrames() ([]target.Frame, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: phase %d: %w", p.s.File, p.Index+1, err)
 		}
-		out = make([]target.Frame, len(gen))
-		for i, f := range gen {
-			out[i] = target.Frame{Data: f.Data, TimeNS: f.TimeNS}
-		}
+		out = target.FromProfile(gen)
 	} else {
-		out = make([]target.Frame, len(t.captured))
+		out = target.FromCapture(t.captured)
 		var bits uint64
-		for i, f := range t.captured {
-			fr := target.Frame{Data: slices.Clone(f.Data)}
-			switch t.Timing {
-			case TimingLineRate:
-				fr.TimeNS = uint64(math.Round(float64(bits) / t.RateGbps))
-				bits += uint64(len(f.Data)+profile.WireOverhead) * 8
-			default:
-				fr.TimeNS = f.TimeNS
-				if i > 0 && fr.TimeNS < out[i-1].TimeNS {
-					fr.TimeNS = out[i-1].TimeNS
-				}
+		for i := range out {
+			out[i].Data = slices.Clone(out[i].Data) // the capture is read once, replayed many times
+			if t.Timing == TimingLineRate {
+				out[i].TimeNS = uint64(math.Round(float64(bits) / t.RateGbps))
+				bits += uint64(len(out[i].Data)+profile.WireOverhead) * 8
 			}
-			out[i] = fr
 		}
 	}
 	for _, i := range t.MACErrors {
