@@ -2,7 +2,7 @@
 #   make run   - install tools if missing, build fpgactl, doctor, lint, compile the example rules,
 #                unit tests, functional scenarios on the simulated board at both widths
 #   make test  - install tools if missing, go vet + go test, lint, unit tests, functional scenarios,
-#                a bounded differential fuzz run (RTL vs golden model)
+#                a bounded differential fuzz run (RTL vs golden model), a 4-seed open-flow build
 SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/fpgactl
@@ -34,6 +34,9 @@ test: deps build gotest
 	set -o pipefail; $(BIN) test functional --output json | tee .fpgactl/reports/functional.json \
 	  | grep -E '^  "(passed|failed|frames|mismatches)"'
 	$(BIN) test fuzz --seed $(FUZZ_SEED) --frames $(FUZZ_FRAMES) --backpressure
+	# The open flow for real: four place-and-route seeds of the CI-sized filter (fpgactl.yaml: ecp5-ci).
+	$(BIN) build --target ecp5-ci --seeds 1-4 --output json > .fpgactl/reports/build.json
+	python3 scripts/check-build.py .fpgactl/reports/build.json ecp5-ci 4
 
 deps:
 	scripts/install-deps.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the external tools fpgactl needs for lint, unit and functional tests on Debian 12:
 # verilator (5.x, for --binary --timing), iverilog, yosys, ccache for Verilator's C++,
-# iproute2 for the network-namespace tests and tcpreplay for the harness benchmark;
+# iproute2 for the network-namespace tests, tcpreplay for the harness benchmark,
+# OpenSSH (sshd, ssh-keygen) for the ssh runner's and the emulated lab's tests, Chromium for the
+# lab web page test;
 # and the open FPGA build flow (YoWASP yosys + nextpnr-ecp5) with pip.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 set -euo pipefail
@@ -21,6 +23,11 @@ command -v ccache    >/dev/null 2>&1 || need+=(ccache)
 command -v ip        >/dev/null 2>&1 || need+=(iproute2)
 # tcpreplay is what the traffic harness's send benchmark measures itself against.
 command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
+# OpenSSH's sshd is the real SSH server the ssh runner's tests log in to.
+[[ -x /usr/sbin/sshd ]]         || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+# Headless Chromium renders the lab service's web page in its test.
+command -v chromium  >/dev/null 2>&1 || need+=(chromium)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}"
@@ -37,7 +44,7 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay already installed"
+  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay, openssh, chromium already installed"
 fi
 
 # The open build flow (yosys -> nextpnr-ecp5 -> ecppack) comes from PyPI as YoWASP

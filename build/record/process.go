@@ -15,8 +15,11 @@ import (
 // CurrentProcess describes this process for Build.Process. Fields that
 // cannot be read (no /proc) stay empty, and Alive then gives the benefit of
 // the doubt.
-func CurrentProcess() Process {
-	p := Process{PID: os.Getpid(), BootID: bootID()}
+func CurrentProcess() Process { return ProcessOf(os.Getpid()) }
+
+// ProcessOf describes process pid of this host for Build.Process.
+func ProcessOf(pid int) Process {
+	p := Process{PID: pid, BootID: bootID()}
 	p.Host, _ = os.Hostname()
 	if st, err := readStat(p.PID); err == nil {
 		p.StartTicks = st.startTicks

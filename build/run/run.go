@@ -1,18 +1,16 @@
-// Package run is the local build runner: it fans the seeds of one or more
-// targets out over a pool of local processes, synthesizes each target once,
-// records every phase change and every result in the build record as it
-// happens, applies the stop rule per target, and on cancellation leaves a
-// record that says what happened to every seed.
-//
-// Only the open flow (yosys + nextpnr-ecp5 + ecppack) runs here. Vendor flows
-// run where Vivado or Quartus are installed and are not part of this runner
-// yet.
+// Package run fans the seeds of one or more targets out over a pool of
+// workers, synthesizes each target once (here), has a Backend place and route
+// each seed (local processes, SSH build hosts, OpenStack instances), records
+// every phase change and every result in the build record as it happens,
+// applies the stop rule per target, and on cancellation leaves a record that
+// says what happened to every seed.
 package run
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -26,15 +24,21 @@ import (
 	"github.com/fpgactl/fpgactl/build/report"
 )
 
-// FlowOpen is the only flow this runner runs.
-const FlowOpen = "open"
+// The flows a target can use. Vendor flows (Vivado, Quartus) synthesize,
+// place and route per seed with the vendor tool, which must be on PATH
+// where the seed runs: they run with the local backend only.
+const (
+	FlowOpen    = "open"
+	FlowVivado  = "vivado"
+	FlowQuartus = "quartus"
+)
 
 // Target is one thing to build: a design for a device at a clock.
 type Target struct {
 	Name string
-	// Flow is "open" (the default when empty); other flows are refused.
+	// Flow is open (the default when empty), vivado or quartus.
 	Flow     string
-	Device   string // an ECP5 part number, e.g. LFE5U-85F-6BG381C
+	Device   string // the part: e.g. LFE5U-85F-6BG381C, xcvu9p-flga2104-2L-e, 5SGXEA7N2F45C2
 	ClockMHz float64
 	Design   flow.Design
 }
@@ -52,8 +56,16 @@ type Options struct {
 	Owner    string
 	// Dir receives the artifacts: Dir/<build id>/<target>/seed-<n>/ (report,
 	// logs, bitstream) and Dir/<build id>/<target>/synth/ (the netlist).
-	Dir   string
+	Dir string
+	// Tools are the local open-flow tools (synthesis, and place and route
+	// when Backend is nil).
 	Tools flow.Tools
+	// Backend places and routes the seeds; nil means Local with Tools.
+	Backend Backend
+	// NetlistCache, when set, keeps synthesized netlists across builds
+	// (NetlistCache/<hash>/netlist.json; the hash covers the sources, the
+	// parameters and the yosys executable). Empty: per build, in Dir.
+	NetlistCache string
 	// Progress, when set, is called (never concurrently) with a copy of a
 	// seed's record on each phase change and on its result.
 	Progress func(record.SeedResult)
@@ -74,13 +86,15 @@ func Run(ctx context.Context, o Options) (*record.Build, error) {
 		return nil, err
 	}
 	devices := make([]flow.ECP5Device, len(o.Targets))
-	b := &record.Build{Commit: o.Commit, Owner: o.Owner, Seeds: o.Seeds, Runner: "local", StopWhen: o.StopWhen}
+	b := &record.Build{Commit: o.Commit, Owner: o.Owner, Seeds: o.Seeds, Runner: o.Backend.Kind(), StopWhen: o.StopWhen}
 	for i, t := range o.Targets {
-		d, err := flow.ParseECP5Device(t.Device)
-		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		if t.Flow == FlowOpen {
+			d, err := flow.ParseECP5Device(t.Device)
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			devices[i] = d
 		}
-		devices[i] = d
 		b.Targets = append(b.Targets, t.Name)
 		for _, seed := range o.Seeds {
 			b.Results = append(b.Results, record.SeedResult{Target: t.Name, Seed: seed, Status: record.SeedQueued, TargetMHz: t.ClockMHz})
@@ -141,6 +155,14 @@ func validate(o *Options) error {
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.NumCPU()
 	}
+	if o.Backend == nil {
+		o.Backend = Local{Tools: o.Tools}
+	}
+	for i := range o.Targets {
+		if o.Targets[i].Flow == "" {
+			o.Targets[i].Flow = FlowOpen
+		}
+	}
 	seen := map[string]bool{}
 	for _, t := range o.Targets {
 		if t.Name == "" || strings.ContainsAny(t.Name, `/\`) || t.Name == "." || t.Name == ".." {
@@ -150,8 +172,14 @@ func validate(o *Options) error {
 			return fmt.Errorf("target %s is given twice", t.Name)
 		}
 		seen[t.Name] = true
-		if t.Flow != "" && t.Flow != FlowOpen {
-			return fmt.Errorf("target %s uses the %s flow: vendor flows run where Vivado/Quartus are installed and are not yet implemented in this runner; only open-flow targets build locally", t.Name, t.Flow)
+		switch t.Flow {
+		case FlowOpen:
+		case FlowVivado, FlowQuartus:
+			if o.Backend.Kind() != "local" {
+				return fmt.Errorf("target %s uses the %s flow, which runs with --runner local on a machine where the tool is installed (the %s runner ships netlists for the open flow)", t.Name, t.Flow, o.Backend.Kind())
+			}
+		default:
+			return fmt.Errorf("target %s: unknown flow %q (use open, vivado or quartus)", t.Name, t.Flow)
 		}
 		if !(t.ClockMHz > 0) || math.IsInf(t.ClockMHz, 0) {
 			return fmt.Errorf("target %s: clock %v MHz must be a positive number", t.Name, t.ClockMHz)
@@ -273,7 +301,11 @@ func (r *runner) synth(ts *targetState) (string, error) {
 			return
 		}
 		defer f.Close()
-		ts.netlist, ts.synthErr = flow.Synth(ts.ctx, ts.t.Design, r.o.Tools, filepath.Join(dir, "synth"), f)
+		cache := r.o.NetlistCache
+		if cache == "" {
+			cache = filepath.Join(dir, "synth")
+		}
+		ts.netlist, ts.synthErr = flow.Synth(ts.ctx, ts.t.Design, r.o.Tools, cache, f)
 	})
 	return ts.netlist, ts.synthErr
 }
@@ -281,12 +313,22 @@ func (r *runner) synth(ts *targetState) (string, error) {
 type seedOutcome struct {
 	pnr     flow.PnRResult
 	flowLog string
+	// timing is set by flows that parse their own reports (vendor flows);
+	// nil means: read pnr.Report as nextpnr's.
+	timing *report.Timing
+	// reports are more report files to keep (vendor flows).
+	reports []string
 }
 
+// place runs one seed's flow and returns what it left, with its log in
+// seedDir/flow.log.
 func (r *runner) place(ts *targetState, seed int, seedDir string) (seedOutcome, error) {
-	netlist, err := r.synth(ts)
-	if err != nil {
-		return seedOutcome{flowLog: ts.synthLog}, err
+	var netlist string
+	if ts.t.Flow == FlowOpen {
+		var err error
+		if netlist, err = r.synth(ts); err != nil {
+			return seedOutcome{flowLog: ts.synthLog}, err
+		}
 	}
 	if err := os.MkdirAll(seedDir, 0o755); err != nil {
 		return seedOutcome{}, err
@@ -297,7 +339,7 @@ func (r *runner) place(ts *targetState, seed int, seedDir string) (seedOutcome, 
 		return out, err
 	}
 	defer logf.Close()
-	// flow reports each phase once, in order and never concurrently. The
+	// Flows report each phase once, in order and never concurrently. The
 	// log exists from now on: the first phase update records it.
 	phase := func(p record.Phase) {
 		r.update(ts.t.Name, seed, func(s *record.SeedResult) bool {
@@ -308,10 +350,45 @@ func (r *runner) place(ts *targetState, seed int, seedDir string) (seedOutcome, 
 			return true
 		})
 	}
-	out.pnr, err = flow.PlaceAndRoute(ts.ctx, flow.PnROptions{
-		Netlist: netlist, Device: ts.dev, ClockMHz: ts.t.ClockMHz, Seed: seed,
-		Dir: seedDir, Tools: r.o.Tools, Phase: phase, Log: logf,
+	if ts.t.Flow != FlowOpen {
+		return placeVendor(ts, seed, seedDir, logf, phase, out)
+	}
+	instance := func(where string) {
+		r.update(ts.t.Name, seed, func(s *record.SeedResult) bool {
+			if s.Instance == where {
+				return false
+			}
+			s.Instance = where
+			return true
+		})
+	}
+	out.pnr, err = r.o.Backend.PlaceAndRoute(ts.ctx, SeedJob{
+		BuildID: r.id, Target: ts.t.Name, Seed: seed, Owner: r.o.Owner, Commit: r.o.Commit,
+		Netlist: netlist, Device: ts.dev, ClockMHz: ts.t.ClockMHz,
+		Dir: seedDir, Log: logf, Phase: phase, Instance: instance,
 	})
+	return out, err
+}
+
+// placeVendor runs a vendor flow's synthesis, place and route for one seed
+// here (Vivado's seed picks its directives, Quartus's is its fitter SEED).
+func placeVendor(ts *targetState, seed int, seedDir string, log io.Writer, phase func(record.Phase), out seedOutcome) (seedOutcome, error) {
+	vo := flow.VendorOptions{Design: ts.t.Design, Part: ts.t.Device, ClockMHz: ts.t.ClockMHz, Seed: seed,
+		Dir: seedDir, Phase: phase, Log: log}
+	var (
+		res flow.VendorResult
+		err error
+	)
+	if ts.t.Flow == FlowVivado {
+		res, err = flow.RunVivado(ts.ctx, vo)
+	} else {
+		res, err = flow.RunQuartus(ts.ctx, vo)
+	}
+	out.pnr = flow.PnRResult{Log: res.Log, Bitstream: res.Bitstream}
+	out.reports = res.Reports
+	if err == nil {
+		out.timing = &res.Timing
+	}
 	return out, err
 }
 
@@ -323,13 +400,17 @@ func (r *runner) finishSeed(buildCtx context.Context, ts *targetState, seed int,
 		bitstream string
 	)
 	if runErr == nil {
-		timing, _, parseErr = report.ParseNextpnrReport(out.pnr.Report)
+		if out.timing != nil {
+			timing = *out.timing
+		} else {
+			timing, _, parseErr = report.ParseNextpnrReport(out.pnr.Report)
+		}
 		if st, err := os.Stat(out.pnr.Bitstream); err == nil && st.Size() > 0 {
 			bitstream = out.pnr.Bitstream
 		}
 	}
 	var reports []string
-	for _, p := range []string{out.pnr.Report, out.pnr.Log} {
+	for _, p := range append([]string{out.pnr.Report, out.pnr.Log}, out.reports...) {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
 				reports = append(reports, p)

@@ -210,12 +210,23 @@ func TestCancelMidRun(t *testing.T) {
 	}
 }
 
-func TestRefusesVendorFlowsAndBadInput(t *testing.T) {
+// remoteBackend is a Backend that is not local, for validation tests.
+type remoteBackend struct{ Local }
+
+func (remoteBackend) Kind() string { return "ssh" }
+
+func TestRefusesBadInput(t *testing.T) {
 	o, s := options(t, Target{Name: "vu9p", Flow: "vivado", Device: "xcvu9p", ClockMHz: 322, Design: flow.Design{Top: "x", Sources: []string{"x.sv"}}})
 	o.Seeds = []int{1}
+	o.Backend = remoteBackend{}
 	_, err := Run(context.Background(), o)
-	if err == nil || !strings.Contains(err.Error(), "vu9p") || !strings.Contains(err.Error(), "Vivado/Quartus") {
-		t.Errorf("vendor flow: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "vu9p") || !strings.Contains(err.Error(), "--runner local") {
+		t.Errorf("vendor flow on a remote runner: %v", err)
+	}
+	o.Backend = nil
+	o.Targets[0].Flow = "ise"
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "unknown flow") {
+		t.Errorf("unknown flow: %v", err)
 	}
 	o.Targets = []Target{counterTarget(t, "x", 50)}
 	o.Targets[0].Device = "xc7a35t"

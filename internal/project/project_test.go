@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `
@@ -25,11 +26,14 @@ targets:
     device: LFE5U-85F
     clock_mhz: 156.25
     width: 64
+    parameters: {NUM_RULES: 8}
 runners:
   local: {jobs: 4}
   ssh:
     - address: build1:22
-  openstack: {cloud: mycloud}
+      dir: /scratch/fpga
+      tools: {nextpnr: nextpnr-ecp5, ecppack: ecppack}
+  openstack: {cloud: mycloud, flavor: c8.32g, image: debian-12-fpga, network: auto, security_groups: [build, ssh], boot_timeout: 5m, jobs: 8}
 lab: {url: "http://lab:8470"}
 `
 
@@ -53,7 +57,9 @@ func TestParseGood(t *testing.T) {
 	if s.Targets[0].Design != "pf_filter" || s.Targets[0].ClockMHz != 156.25 {
 		t.Errorf("target = %+v", s.Targets[0])
 	}
-	if s.Runners.Local.Jobs != 4 || s.Runners.SSH[0].Name != "build1:22" || s.Runners.OpenStack.Cloud != "mycloud" {
+	if s.Runners.Local.Jobs != 4 || s.Runners.SSH[0].Name != "build1:22" || s.Runners.OpenStack.Cloud != "mycloud" ||
+		s.Targets[0].Parameters["NUM_RULES"] != 8 || s.Runners.SSH[0].Tools.Pack != "ecppack" || s.Runners.SSH[0].Dir != "/scratch/fpga" ||
+		s.Runners.OpenStack.BootTimeout != 5*time.Minute || len(s.Runners.OpenStack.SecurityGroups) != 2 || s.Runners.OpenStack.Jobs != 8 {
 		t.Errorf("runners = %+v", s.Runners)
 	}
 	if s.Store.Path != ".work/store" {
@@ -91,6 +97,9 @@ func TestParseBad(t *testing.T) {
 		{"bad jobs", base + "runners:\n  local:\n    jobs: -1\n", "f.yaml:8: runners.local.jobs: jobs must be between"},
 		{"dup key", base + "lab: {}\nlab: {}\n", "f.yaml:7: lab: key given twice"},
 		{"param data width", "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n    parameters: {DATA_WIDTH: 8}\n", "designs[0].parameters.DATA_WIDTH: DATA_WIDTH is set by widths:"},
+		{"target param width", base + "targets:\n  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64, parameters: {DATA_WIDTH: 8}}\n", "targets[0].parameters.DATA_WIDTH: DATA_WIDTH is set by width:"},
+		{"openstack network", base + "runners:\n  openstack: {flavor: f, image: i}\n", "runners.openstack.network: required (a network ID, or auto)"},
+		{"boot timeout", base + "runners:\n  openstack: {flavor: f, image: i, network: auto, boot_timeout: soon}\n", `runners.openstack.boot_timeout: "soon" is not a positive duration`},
 		{"param negative", "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n    parameters: {N: 0}\n", "designs[0].parameters.N: must be a positive integer"},
 		{"dup design", base + "  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n", `f.yaml:6: designs[1].name: design "d" is defined twice`},
 		{"syntax", "designs: [\n", "f.yaml: not valid YAML"},

@@ -483,6 +483,18 @@ func (c *Cloud) NextServer(b Behavior) {
 	c.behaviors = append(c.behaviors, b)
 }
 
+// KeyPairNames lists the key pairs that exist now, sorted.
+func (c *Cloud) KeyPairNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.keypairs))
+	for name := range c.keypairs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Servers reports every server created so far in creation order, including
 // deleted ones with their deletion time.
 func (c *Cloud) Servers() []Server {

@@ -218,6 +218,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, r *http.Request, cl *call) {
 			dir:        in.dir,
 			authorized: pub,
 			dropAfter:  in.behavior.SSHDropAfter,
+			hostKey:    cloudConfigHostKey(userData, c.logf),
 			shell:      c.opts.Shell,
 			env:        c.opts.Env,
 			logf:       c.logf,

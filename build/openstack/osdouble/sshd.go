@@ -31,6 +31,7 @@ type sshServerOptions struct {
 	dir        string
 	authorized ssh.PublicKey // nil: no key logs in, as with a server created without key_name
 	dropAfter  time.Duration
+	hostKey    ssh.Signer // nil: a new key, as a VM's first boot generates
 	shell      string
 	env        []string
 	logf       func(format string, args ...any)
@@ -54,13 +55,15 @@ type sshServer struct {
 }
 
 func newSSHServer(o sshServerOptions) (*sshServer, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating a host key: %w", err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("generating a host key: %w", err)
+	signer := o.hostKey
+	if signer == nil {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generating a host key: %w", err)
+		}
+		if signer, err = ssh.NewSignerFromKey(priv); err != nil {
+			return nil, fmt.Errorf("generating a host key: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,10 +1,12 @@
 // Package buildcmd is `fpgactl build`: multi-seed place and route of the
-// project's targets, recorded under <work_dir>/builds, plus `build list` and
-// `build show`.
+// project's targets on local processes, SSH build hosts or OpenStack
+// instances, recorded under <work_dir>/builds, plus `build list`, `show`,
+// `cancel` and `reap`.
 package buildcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -20,6 +22,7 @@ import (
 	"github.com/fpgactl/fpgactl/build/flow"
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/run"
+	"github.com/fpgactl/fpgactl/build/sweep"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/spf13/cobra"
@@ -74,14 +77,24 @@ failed-timing, error, cancelled), WNS, TNS and Fmax against the target clock,
 the bitstream and the logs. The best seed of each target is the one that met
 timing, then the highest WNS, then the highest TNS.
 
-Open-flow targets (flow: open, ECP5) run here: yosys synthesizes each target
-once, then nextpnr-ecp5 places and routes each seed and ecppack writes the
-bitstream. pf_filter is built inside its pin wrapper (build/open/pf_filter_pins.sv,
-top pf_filter_pins) with the design's parameters and DATA_WIDTH = the target's
-width. Vendor flows (vivado, quartus) run where those tools are installed and
-are not yet implemented in the local runner.
+Open-flow targets (flow: open, ECP5): yosys synthesizes each target once
+here, then nextpnr-ecp5 places and routes each seed and ecppack writes the
+bitstream, on the runner --runner names:
+  local      processes on this machine, --jobs at once (default: one per core)
+  ssh        the build hosts of runners.ssh (~/.ssh/config aliases, known_hosts,
+             ssh-agent); the netlist is uploaded once per host
+  openstack  one server per seed, booted from runners.openstack with clouds.yaml
+             (OS_CLOUD), deleted when its seed ends, also on failure and Ctrl-C
+pf_filter is built inside its pin wrapper (build/open/pf_filter_pins.sv, top
+pf_filter_pins) with the design's parameters, the target's parameters over
+them, and DATA_WIDTH = the target's width.
 
-Records are kept in <work_dir>/builds/<id>/build.json, artifacts next to them
+Vendor targets (flow: vivado or quartus) run generated non-project Tcl per
+seed with --runner local where vivado or quartus_sh is on PATH; Vivado's seed
+picks its place and route directives, Quartus's is its fitter SEED.
+
+Each build writes a seed-sweep plot (Fmax per seed and target) to
+<work_dir>/builds/<id>/sweep.svg. Records are kept in <work_dir>/builds/<id>/build.json, artifacts next to them
 in <work_dir>/builds/<id>/<target>/seed-<n>/. Progress (one line per phase
 change) goes to stderr; a summary table, or the build as JSON with
 --output json, to stdout. Interrupting (Ctrl-C) stops every tool and records
@@ -89,6 +102,8 @@ the unfinished seeds as cancelled.`,
 		Example: `  fpgactl build --target ecp5-10g --seeds 1-4
   fpgactl build --target ecp5-10g --seeds 1,5,9 --jobs 2 --stop-when first-met
   fpgactl build --target ecp5-10g --seeds 1-8 --stop-when 2-met --output json | jq '.best'
+  OS_CLOUD=fpga fpgactl build --target ecp5-10g --seeds 1-16 --runner openstack --stop-when first-met
+  fpgactl build --target ecp5-10g --seeds 1-8 --runner ssh
   fpgactl build list
   fpgactl build show                 # the latest build
   fpgactl build show 20261123-151500-ab12 --output json`,
@@ -117,11 +132,9 @@ the unfinished seeds as cancelled.`,
 				return cmdutil.FlagErrorf("%v", err)
 			}
 			switch opts.Runner {
-			case "local":
-			case "ssh", "openstack":
-				return cmdutil.FlagErrorf("--runner %s is not available yet; use --runner local (the default)", opts.Runner)
+			case "local", "ssh", "openstack":
 			default:
-				return cmdutil.FlagErrorf("--runner %q: use local (ssh and openstack are not available yet)", opts.Runner)
+				return cmdutil.FlagErrorf("--runner %q: use local, ssh (runners.ssh hosts) or openstack (runners.openstack)", opts.Runner)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -134,8 +147,8 @@ the unfinished seeds as cancelled.`,
 	fl.StringVarP(&seeds, "seeds", "s", "", `place-and-route seeds: "1-8", "1,5,9" or "1-4,10"`)
 	fl.IntVarP(&opts.Jobs, "jobs", "j", 0, "seeds at once (default: runners.local.jobs, else the number of CPU cores)")
 	fl.StringVar(&stopWhen, "stop-when", "all", "stop a target's remaining seeds after: all (run every seed), first-met, or N-met")
-	fl.StringVar(&opts.Runner, "runner", "local", "where seeds run: local (ssh and openstack are not available yet)")
-	cmd.AddCommand(newCmdList(f), newCmdShow(f))
+	fl.StringVar(&opts.Runner, "runner", "local", "where seeds run: local, ssh (runners.ssh build hosts) or openstack (one instance per seed)")
+	cmd.AddCommand(newCmdList(f), newCmdShow(f), newCmdCancel(f), newCmdReap(f))
 	return cmd
 }
 
@@ -156,9 +169,6 @@ func Targets(s *project.Settings, names []string) ([]run.Target, error) {
 			return nil, cmdutil.FlagErrorf("--target %q: no such target in %s (have: %s)", name, s.Path, strings.Join(have, ", "))
 		}
 		pt := s.Targets[i]
-		if pt.Flow != run.FlowOpen {
-			return nil, fmt.Errorf("target %s uses the %s flow: vendor flows run where Vivado/Quartus are installed and are not yet implemented in the local runner; build an open-flow target", pt.Name, pt.Flow)
-		}
 		d, ok := s.Design(pt.Design)
 		if !ok {
 			return nil, fmt.Errorf("%s: target %s: no design named %q", s.Path, pt.Name, pt.Design)
@@ -174,6 +184,7 @@ func Targets(s *project.Settings, names []string) ([]run.Target, error) {
 		if params == nil {
 			params = map[string]int{}
 		}
+		maps.Copy(params, pt.Parameters)
 		top := d.Top
 		if d.Top == filterTop {
 			wrapper := s.Abs(PinWrapper)
@@ -203,23 +214,32 @@ func RunBuild(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	jobs := opts.Jobs
-	if jobs == 0 {
-		jobs = s.Runners.Local.Jobs
-	}
-	if jobs == 0 && f.NumCPU != nil {
-		jobs = f.NumCPU()
+	backend, jobs, closeBackend, err := newBackend(ctx, s, opts, len(targets)*len(opts.Seeds))
+	if err != nil {
+		return err
 	}
 	st := store(s)
 	errOut := f.IO.ErrOut
-	fmt.Fprintf(errOut, "build: %s, seeds %s, %d jobs, stop when %s\n", strings.Join(opts.Targets, ", "), seedList(opts.Seeds), jobs, opts.StopWhen)
+	fmt.Fprintf(errOut, "build: %s, seeds %s, runner %s, %d jobs, stop when %s\n", strings.Join(opts.Targets, ", "), seedList(opts.Seeds),
+		backend.Kind(), jobs, opts.StopWhen)
 	b, runErr := run.Run(ctx, run.Options{
 		Store: st, Targets: targets, Seeds: opts.Seeds, Jobs: jobs, StopWhen: opts.StopWhen,
-		Commit: gitCommit(ctx, s.Root), Owner: owner(), Dir: st.Dir,
-		Progress: func(r record.SeedResult) { fmt.Fprintln(errOut, progressLine(r)) },
+		Commit: gitCommit(ctx, s.Root), Owner: owner(), Dir: st.Dir, Backend: backend,
+		NetlistCache: filepath.Join(s.WorkPath(), "netlists"),
+		Progress:     func(r record.SeedResult) { fmt.Fprintln(errOut, progressLine(r)) },
 	})
+	if cerr := closeBackend(); cerr != nil {
+		fmt.Fprintf(errOut, "build: cleaning up the %s runner: %v\n", backend.Kind(), cerr)
+		runErr = errors.Join(runErr, cerr)
+	}
 	if b == nil {
 		return runErr
+	}
+	plot := filepath.Join(st.Path(b.ID), "sweep.svg")
+	if err := sweep.WriteFile(plot, b); err != nil {
+		fmt.Fprintf(errOut, "build: writing the seed-sweep plot: %v\n", err)
+	} else {
+		fmt.Fprintf(errOut, "build: seed-sweep plot %s\n", plot)
 	}
 	if f.JSON() {
 		if err := cmdutil.PrintJSON(f.IO.Out, toJSON(b)); err != nil {

