@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/flock"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,8 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -269,36 +268,14 @@ func (s *Store) UpdateSeed(ctx context.Context, id, target string, seed int, fn 
 // other as well as other processes do; the kernel drops the lock when its
 // holder dies, so a kill -9 never leaves a build locked.
 func lock(ctx context.Context, dir, id string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("build %s: no such build in %s (see fpgactl build list): %w", id, filepath.Dir(dir), fs.ErrNotExist)
 	}
+	unlock, err = flock.Lock(ctx, filepath.Join(dir, lockFile))
 	if err != nil {
-		return nil, fmt.Errorf("build %s: open lock: %w", id, err)
+		return nil, fmt.Errorf("build %s: %w", id, err)
 	}
-	// Poll with a non-blocking flock so that a cancelled ctx ends the wait;
-	// a blocking flock cannot be interrupted from Go.
-	delay := time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() {
-				unix.Flock(int(f.Fd()), unix.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return nil, fmt.Errorf("build %s: lock %s: %w", id, f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("build %s: waiting for the record lock %s: %w", id, f.Name(), ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 20*time.Millisecond)
-	}
+	return unlock, nil
 }
 
 // writeRecord replaces dir/build.json with b: write a temp file, fsync it,

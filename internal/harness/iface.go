@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/fpgactl/fpgactl/internal/netns"
+	"github.com/fpgactl/fpgactl/sim/board"
 	"github.com/fpgactl/fpgactl/tests/harness/iface"
 	"github.com/fpgactl/fpgactl/tests/harness/pcapio"
 	"github.com/fpgactl/fpgactl/tests/harness/profile"
@@ -68,6 +69,10 @@ type AttachOptions struct {
 	Control string
 	// Ready is called once the board is up and the socket listens.
 	Ready func()
+	// Binary is a prebuilt board executable (`fpgactl board build`) to run
+	// instead of the design's build; Width must then be its data width.
+	// An Env without a project can attach one.
+	Binary string
 }
 
 // AttachBoard runs a simulated board on two interfaces until ctx ends
@@ -83,7 +88,12 @@ func (e *Env) AttachBoard(ctx context.Context, opts AttachOptions) error {
 		return err
 	}
 	defer out.Close()
-	b, err := e.StartBoard(ctx, opts.Width)
+	var b *board.Board
+	if opts.Binary != "" {
+		b, err = board.Start(ctx, opts.Binary, board.StartOptions{Width: opts.Width})
+	} else {
+		b, err = e.StartBoard(ctx, opts.Width)
+	}
 	if err != nil {
 		return err
 	}

@@ -16,27 +16,7 @@ import (
 )
 
 // Error is a settings problem at a place in the file.
-type Error struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
-}
-
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", loc, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
-}
-
-func newError(file string, line int, field, msg string) error {
-	return &Error{File: file, Line: line, Field: field, Msg: msg}
-}
+type Error = yamlnode.Error
 
 // decoder is yamlnode's, plus the checks only settings files have. A key
 // with nothing after it (`lab:`) is an empty mapping or list, and strings are
@@ -47,7 +27,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 var paramRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func decode(file string, data []byte) (*Settings, error) {
-	d := &decoder{yamlnode.Decoder{File: file, Err: newError, NullIsEmpty: true}}
+	d := &decoder{yamlnode.Decoder{File: file, NullIsEmpty: true}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// yaml.v3 messages already carry "line N:".

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/flock"
 	"io"
 	"os"
 	"os/exec"
@@ -117,6 +118,17 @@ func (b *Builder) Build(ctx context.Context, s Spec, log io.Writer) (bin string,
 	}
 	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
 		return "", false, fmt.Errorf("creating build directory: %w", err)
+	}
+	// One build of a hash at a time, across processes (test packages build
+	// the same boards in parallel): the second waits and finds it cached,
+	// and never replaces a build another process is about to run.
+	unlock, err := flock.Lock(ctx, filepath.Join(b.Dir, "."+s.Name+"-"+hash+".lock"))
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if st, err := os.Stat(bin); err == nil && st.Mode()&0o111 != 0 {
+		return bin, true, nil
 	}
 	tmp, err := os.MkdirTemp(b.Dir, ".tmp-"+s.Name+"-")
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package yamlnode decodes YAML strictly by walking gopkg.in/yaml.v3 nodes,
 // so that every error can say "file:line: field: what is wrong (what is
 // allowed)". It is shared by internal/project (fpgactl.yaml) and
-// tests/harness/scenario (scenario files); each keeps its own error type by
-// giving the Decoder its constructor.
+// tests/harness/scenario (scenario files) and labctl/inventory (board
+// inventories), whose errors are all an Error.
 //
 // A field is the dotted path of a value in the file, e.g. designs[0].widths[1];
 // the root mapping has field "".
@@ -24,7 +24,7 @@ type Decoder struct {
 	// File is the file being decoded, as errors should name it.
 	File string
 	// Err makes the error for msg about field at line of File (line is 0
-	// when no node applies).
+	// when no node applies); nil makes an *Error.
 	Err func(file string, line int, field, msg string) error
 	// NullIsEmpty makes Mapping and Seq accept a value that is not there
 	// (`key:` with nothing after it, YAML null) as an empty mapping or
@@ -35,13 +35,46 @@ type Decoder struct {
 	TrimSpace bool
 }
 
+// Error is a problem at a place in a file: "file:line: field: msg". Err,
+// when set, is a problem found in another file the field names (a rules
+// file, a capture), whose own text carries its location.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// NewError is the default Err: an *Error.
+func NewError(file string, line int, field, msg string) error {
+	return &Error{File: file, Line: line, Field: field, Msg: msg}
+}
+
 // Errorf is Err with a formatted message, at n's line (0 when n is nil).
 func (d *Decoder) Errorf(n *yaml.Node, field, format string, args ...any) error {
 	line := 0
 	if n != nil {
 		line = n.Line
 	}
-	return d.Err(d.File, line, field, fmt.Sprintf(format, args...))
+	mk := d.Err
+	if mk == nil {
+		mk = NewError
+	}
+	return mk(d.File, line, field, fmt.Sprintf(format, args...))
 }
 
 // Field is the field of key inside parent.

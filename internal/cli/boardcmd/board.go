@@ -1,6 +1,9 @@
-// Package boardcmd implements `fpgactl board`: boards as devices. Today that
-// is `board sim`, a simulated board bridged to two network interfaces, the
-// stand-in for a real board on a lab host.
+// Package boardcmd implements `fpgactl board`: boards as devices. `board
+// sim` bridges a simulated board to two network interfaces, the stand-in
+// for a real board on a lab host; `board build` writes the simulated board's
+// executable, which is the "bitstream" of the emulated lab; `board program`
+// is an emulated lab board's programming command (run on the lab host);
+// `board test` is the on-board test of a lab board (labctl/boardtest).
 package boardcmd
 
 import (
@@ -17,12 +20,17 @@ import (
 func NewCmdBoard(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "board <command>",
-		Short: "Work with boards (a simulated board on network interfaces)",
+		Short: "Work with boards: simulated boards, emulated lab boards, on-board tests",
 		Example: `  fpgactl board sim --in b0 --out b1 --control /run/fpgactl/board.sock
-  fpgactl replay --target iface:h0,h1 --control /run/fpgactl/board.sock --rules r.yaml --profile imix`,
+  fpgactl replay --target iface:h0,h1 --control /run/fpgactl/board.sock --rules r.yaml --profile imix
+  fpgactl board build --out board-w64.bin --width 64
+  fpgactl board test --board b10g-1 --bitstream board-w64.bin --rules r.yaml --profile imix,frames=3000`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdSim(f, nil))
+	cmd.AddCommand(NewCmdBuild(f, nil))
+	cmd.AddCommand(NewCmdProgram(f, nil))
+	cmd.AddCommand(NewCmdTest(f, nil))
 	return cmd
 }
 
@@ -33,6 +41,9 @@ type SimOptions struct {
 	In, Out string
 	Netns   string
 	Control string
+	// Binary is a prebuilt board executable (`fpgactl board build`); ""
+	// builds the project's design.
+	Binary string
 }
 
 // NewCmdSim builds `fpgactl board sim`.
@@ -47,6 +58,10 @@ goes through the filter, every frame it passes is sent on --out. Register
 access (rule loading, counters) is served on the Unix socket --control, which
 'fpgactl replay --target iface:... --control SOCKET' uses. Stops on SIGINT or
 SIGTERM.
+
+With --binary FILE the board is that prebuilt executable (written by 'fpgactl
+board build', the emulated lab's "bitstream") and no project is needed; its
+data width is read from the executable itself.
 
 Linux cannot carry frames with a bad FCS, runts under 14 bytes, or frames whose
 VLAN tag is cut short through its interfaces; the iface target skips those.`,
@@ -76,19 +91,29 @@ VLAN tag is cut short through its interfaces; the iface target skips those.`,
 	fl.StringVar(&opts.Out, "out", "", "interface the board sends passed frames on")
 	fl.StringVar(&opts.Netns, "netns", "", "network namespace holding both interfaces")
 	fl.StringVar(&opts.Control, "control", "", "Unix socket to serve register access on")
+	fl.StringVar(&opts.Binary, "binary", "", "prebuilt board executable to run (from 'fpgactl board build'); no project needed")
 	return cmd
 }
 
 // RunSim runs the board until ctx ends.
 func RunSim(ctx context.Context, opts *SimOptions) error {
 	f := opts.Factory
-	env, err := harness.Load(f, f.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	width, err := env.Width(opts.Width)
-	if err != nil {
-		return err
+	var env *harness.Env
+	var width int
+	var err error
+	if opts.Binary != "" {
+		// A prebuilt board says its own width; no project (a lab host has none).
+		env = &harness.Env{}
+		if width, err = binaryWidth(ctx, opts.Binary, opts.Width); err != nil {
+			return err
+		}
+	} else {
+		if env, err = harness.Load(f, f.IO.ErrOut); err != nil {
+			return err
+		}
+		if width, err = env.Width(opts.Width); err != nil {
+			return err
+		}
 	}
 	var ns *netns.Namespace
 	if opts.Netns != "" {
@@ -97,7 +122,7 @@ func RunSim(ctx context.Context, opts *SimOptions) error {
 		}
 	}
 	return env.AttachBoard(ctx, harness.AttachOptions{
-		Width: width, In: opts.In, Out: opts.Out, Netns: ns, Control: opts.Control,
+		Width: width, In: opts.In, Out: opts.Out, Netns: ns, Control: opts.Control, Binary: opts.Binary,
 		Ready: func() {
 			fmt.Fprintf(f.IO.ErrOut, "simulated board w%d on %s -> %s", width, opts.In, opts.Out)
 			if opts.Control != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/buildcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
+	"github.com/fpgactl/fpgactl/internal/cli/labcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
 	"github.com/fpgactl/fpgactl/internal/cli/replaycmd"
 	"github.com/fpgactl/fpgactl/internal/cli/testcmd"
@@ -76,6 +77,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(benchcmd.NewCmdBench(f, nil))
 	cmd.AddCommand(boardcmd.NewCmdBoard(f))
 	cmd.AddCommand(buildcmd.NewCmdBuild(f, nil))
+	cmd.AddCommand(labcmd.NewCmdLab(f))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}

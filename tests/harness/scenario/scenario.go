@@ -191,26 +191,7 @@ func (c Cover) String() string {
 // Error is a problem in a scenario file. Problems found in a rules file or a
 // capture the scenario names are wrapped in Err (a rules.Error / rules.Errors
 // or a pcapio.FileError), whose text carries their own location.
-type Error struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
-	Err   error
-}
-
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", loc, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = yamlnode.Error
 
 // ---- loading ----
 
@@ -226,7 +207,7 @@ func Load(path string) (*Scenario, error) {
 	if !nameRe.MatchString(name) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("%q is not a usable scenario name; name the file with letters, digits, _ . - only", name)}
 	}
-	d := &decoder{Decoder: yamlnode.Decoder{File: path, Err: newError, TrimSpace: true}, dir: filepath.Dir(path)}
+	d := &decoder{Decoder: yamlnode.Decoder{File: path, TrimSpace: true}, dir: filepath.Dir(path)}
 	s, err := d.scenario(data)
 	if err != nil {
 		return nil, err
@@ -535,10 +516,6 @@ func describeSeen(c Cover, seen map[string]int) string {
 }
 
 // ---- decoding (the yaml.Node walk of internal/yamlnode) ----
-
-func newError(file string, line int, field, msg string) error {
-	return &Error{File: file, Line: line, Field: field, Msg: msg}
-}
 
 // decoder is yamlnode's, plus the scenario's directory that paths are
 // relative to. A key with nothing after it is an error (not an empty mapping
