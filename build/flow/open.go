@@ -286,28 +286,40 @@ func PlaceAndRoute(ctx context.Context, o PnROptions) (PnRResult, error) {
 	return res, nil
 }
 
-// NewPhaseWatcher passes a tool's output on to next and calls on as the
-// output shows each later phase start (see phaseWriter). Writes must not be
-// concurrent.
+// NewPhaseWatcher passes nextpnr's output on to next and calls on as the
+// output shows each later phase start (see nextpnrPhase). Writes must not
+// be concurrent.
 func NewPhaseWatcher(next io.Writer, start record.Phase, on func(record.Phase)) io.Writer {
-	return &phaseWriter{next: next, on: on, phase: start}
+	return &phaseWriter{next: next, on: on, detect: nextpnrPhase, phase: start}
 }
 
-// phaseWriter follows nextpnr's output from placement through routing to
-// the final timing analysis, calling on as each phase starts. Only the line
-// that starts the phase after the current one counts: nextpnr also prints a
-// timing estimate ("Max frequency for clock") after placement, which is not
-// the timing phase, as routing is still to come.
+// phaseRank orders the phases: a tool's output only moves a seed forward.
+var phaseRank = map[record.Phase]int{
+	record.PhaseSynth:     1,
+	record.PhasePlace:     2,
+	record.PhaseRoute:     3,
+	record.PhaseTiming:    4,
+	record.PhaseBitstream: 5,
+}
+
+// phaseWriter follows a tool's output line by line and calls on as a line
+// shows that a later phase has started (detect, given the current phase).
+// Phases only move forward: a line naming the current or an earlier phase is
+// ignored, and a phase can be skipped when its line never comes.
 type phaseWriter struct {
 	next    io.Writer
 	on      func(record.Phase)
+	detect  func(current record.Phase, line string) record.Phase
 	phase   record.Phase // the current phase
 	partial []byte
 }
 
-// nextPhase is the phase that line starts after the current one, or "".
-func (w *phaseWriter) nextPhase(line string) record.Phase {
-	switch w.phase {
+// nextpnrPhase follows nextpnr from placement through routing to the final
+// timing analysis. Only the line that starts the phase after the current one
+// counts: nextpnr also prints a timing estimate ("Max frequency for clock")
+// after placement, which is not the timing phase, as routing is still to come.
+func nextpnrPhase(current record.Phase, line string) record.Phase {
+	switch current {
 	case record.PhasePlace:
 		if strings.HasPrefix(line, "Info: Routing") || strings.Contains(line, "Running router") {
 			return record.PhaseRoute
@@ -330,9 +342,9 @@ func (w *phaseWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		line := string(w.partial[:i])
+		line := strings.TrimRight(string(w.partial[:i]), "\r")
 		w.partial = w.partial[i+1:]
-		if next := w.nextPhase(line); next != "" {
+		if next := w.detect(w.phase, line); phaseRank[next] > phaseRank[w.phase] {
 			w.phase = next
 			w.on(next)
 		}

@@ -128,7 +128,7 @@ Info: Program finished normally.
 `
 	var phases []record.Phase
 	var out strings.Builder
-	w := &phaseWriter{next: &out, on: func(p record.Phase) { phases = append(phases, p) }, phase: record.PhasePlace}
+	w := NewPhaseWatcher(&out, record.PhasePlace, func(p record.Phase) { phases = append(phases, p) })
 	for i := 0; i < len(log); i += 7 {
 		w.Write([]byte(log[i:min(i+7, len(log))]))
 	}

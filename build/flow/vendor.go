@@ -10,7 +10,6 @@ package flow
 // the generated files is absolute.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,56 +259,21 @@ func checkVendorBitstream(path, log string) error {
 	return nil
 }
 
-var vendorPhaseRank = map[record.Phase]int{
-	record.PhaseSynth:     1,
-	record.PhasePlace:     2,
-	record.PhaseRoute:     3,
-	record.PhaseTiming:    4,
-	record.PhaseBitstream: 5,
-}
-
-// vendorPhases follows a vendor tool's output line by line and calls on as
-// a line shows that a later phase has started: either a phase marker the
-// generated script prints or a line of the tool's own (detect). Phases only
-// move forward: a line naming the current or an earlier phase is ignored,
-// and a phase can be skipped when its line never comes.
-type vendorPhases struct {
-	next    io.Writer
-	on      func(record.Phase)
-	detect  func(line string) record.Phase
-	phase   record.Phase
-	partial []byte
-}
-
-func newVendorPhases(next io.Writer, on func(record.Phase), start record.Phase, detect func(string) record.Phase) *vendorPhases {
+// newVendorPhases follows a vendor tool's output: a phase marker the
+// generated script prints, or a line of the tool's own (detect), starts a
+// later phase. on(start) is called at once.
+func newVendorPhases(next io.Writer, on func(record.Phase), start record.Phase, detect func(string) record.Phase) *phaseWriter {
 	if on == nil {
 		on = func(record.Phase) {}
 	}
 	on(start)
-	return &vendorPhases{next: next, on: on, detect: detect, phase: start}
-}
-
-func (w *vendorPhases) Write(p []byte) (int, error) {
-	if w.next != nil {
-		w.next.Write(p)
-	}
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			return len(p), nil
+	return &phaseWriter{next: next, on: on, phase: start, detect: func(_ record.Phase, line string) record.Phase {
+		line = strings.TrimSpace(line)
+		if p := markerPhase(line); p != "" {
+			return p
 		}
-		line := strings.TrimSpace(string(w.partial[:i]))
-		w.partial = w.partial[i+1:]
-		next := markerPhase(line)
-		if next == "" {
-			next = w.detect(line)
-		}
-		if vendorPhaseRank[next] > vendorPhaseRank[w.phase] {
-			w.phase = next
-			w.on(next)
-		}
-	}
+		return detect(line)
+	}}
 }
 
 // markerPhase reads a phase marker line ("fpgactl-phase: place"), also
@@ -320,7 +284,7 @@ func markerPhase(line string) record.Phase {
 		return ""
 	}
 	p := record.Phase(strings.TrimSpace(after))
-	if vendorPhaseRank[p] == 0 {
+	if phaseRank[p] == 0 {
 		return ""
 	}
 	return p

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -141,32 +140,11 @@ func (l *lab) dump() string {
 
 func dumpDB(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	d, err := store.DumpFile(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var b strings.Builder
-	for _, table := range []string{"users", "reservations", "results", "audit"} {
-		rows, err := db.Query(`SELECT * FROM ` + table + ` ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&b, "%s %q\n", table, fmt.Sprint(vals...))
-		}
-		rows.Close()
-	}
-	return b.String()
+	return d
 }
 
 // dbInt runs one SQL query returning one integer on its own connection.

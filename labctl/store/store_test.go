@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -80,44 +79,13 @@ func wantStatus(t *testing.T, err error, status int, field string) {
 }
 
 // dump is every row of every table, for "a failed request changes nothing".
-func dump(t *testing.T, st *Store) string {
+func dumpAll(t *testing.T, st *Store) string {
 	t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"users", "reservations", "results", "audit"} {
-		rows, err := st.rdb.Query(`SELECT * FROM ` + table + ` ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(table)
-			for _, v := range vals {
-				b.WriteString("|")
-				b.WriteString(strings.TrimSpace(strings.ReplaceAll(sprint(v), "\n", " ")))
-			}
-			b.WriteString("\n")
-		}
-		rows.Close()
+	d, err := st.Dump(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.String()
-}
-
-func sprint(v any) string {
-	if v == nil {
-		return "NULL"
-	}
-	if b, ok := v.([]byte); ok {
-		return string(b)
-	}
-	return fmt.Sprint(v)
+	return d
 }
 
 func actions(t *testing.T, st *Store) []string {
@@ -141,13 +109,13 @@ func TestGrantQueueRelease(t *testing.T) {
 	if a.Status != api.StatusGranted || a.Board != "b10g-1" || a.ExpiresAt == nil || a.ExpiresAt.Sub(*a.GrantedAt) != 600*time.Second || a.Position != 0 {
 		t.Fatalf("first reservation %+v", a)
 	}
-	before := dump(t, st)
+	before := dumpAll(t, st)
 	_, err := st.Reserve(ctx, u["bo"], api.ReserveRequest{Board: "b10g-1"})
 	wantStatus(t, err, 409, "wait")
 	if !strings.Contains(err.Error(), "held by ana") {
 		t.Errorf("409 message %q does not say who holds it", err)
 	}
-	if after := dump(t, st); after != before {
+	if after := dumpAll(t, st); after != before {
 		t.Errorf("a refused reservation changed the database:\n%s\nvs\n%s", before, after)
 	}
 	// Queue: bo (prio 0), cy (prio 5), di (prio 0): cy is first, then bo, then di.
@@ -224,7 +192,7 @@ func TestTagBindsToBoardAndPositionsOverlap(t *testing.T) {
 func TestValidation(t *testing.T) {
 	ctx := context.Background()
 	st, _, u := open(t)
-	before := dump(t, st)
+	before := dumpAll(t, st)
 	for _, tc := range []struct {
 		req   api.ReserveRequest
 		field string
@@ -240,7 +208,7 @@ func TestValidation(t *testing.T) {
 		_, err := st.Reserve(ctx, u["ana"], tc.req)
 		wantStatus(t, err, 400, tc.field)
 	}
-	if after := dump(t, st); after != before {
+	if after := dumpAll(t, st); after != before {
 		t.Errorf("invalid requests changed the database")
 	}
 	r := mustReserve(t, st, u["ana"], api.ReserveRequest{Board: "b10g-1", TTLSeconds: ttl(86400), Priority: 100})
@@ -254,7 +222,7 @@ func TestRenewReleasePermissions(t *testing.T) {
 	st, clk, u := open(t)
 	a := mustReserve(t, st, u["ana"], api.ReserveRequest{Board: "b10g-1", TTLSeconds: ttl(60)})
 	q := mustReserve(t, st, u["bo"], api.ReserveRequest{Board: "b10g-1", Wait: true})
-	before := dump(t, st)
+	before := dumpAll(t, st)
 	_, err := st.Renew(ctx, u["bo"], a.ID, nil)
 	wantStatus(t, err, 403, "")
 	_, err = st.Release(ctx, u["bo"], a.ID, "")
@@ -267,7 +235,7 @@ func TestRenewReleasePermissions(t *testing.T) {
 	wantStatus(t, err, 404, "")
 	_, err = st.Renew(ctx, u["ana"], a.ID, ttl(0))
 	wantStatus(t, err, 400, "ttl_seconds")
-	if dump(t, st) != before {
+	if dumpAll(t, st) != before {
 		t.Fatal("refused renew/release changed the database")
 	}
 	clk.Add(30 * time.Second)
@@ -341,7 +309,7 @@ func TestResults(t *testing.T) {
 	a := mustReserve(t, st, u["ana"], api.ReserveRequest{Board: "b10g-1"})
 	res := api.Result{Reservation: a.ID, Passed: true, Frames: 3000, Summary: "3000/3000 frames, PASSED",
 		BitstreamSHA256: strings.Repeat("ab", 32), Report: []byte(`{"frames": 3000}`)}
-	before := dump(t, st)
+	before := dumpAll(t, st)
 	_, err := st.AddResult(ctx, u["bo"], "b10g-1", res)
 	wantStatus(t, err, 403, "reservation")
 	_, err = st.AddResult(ctx, u["ana"], "b10g-2", res)
@@ -352,7 +320,7 @@ func TestResults(t *testing.T) {
 	bad.BitstreamSHA256 = "xyz"
 	_, err = st.AddResult(ctx, u["ana"], "b10g-1", bad)
 	wantStatus(t, err, 400, "bitstream_sha256")
-	if dump(t, st) != before {
+	if dumpAll(t, st) != before {
 		t.Fatal("refused results changed the database")
 	}
 	id, err := st.AddResult(ctx, u["ana"], "b10g-1", res)
