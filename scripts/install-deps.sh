@@ -3,7 +3,8 @@
 # verilator (5.x, for --binary --timing), iverilog, yosys, ccache for Verilator's C++,
 # iproute2 for the network-namespace tests, tcpreplay for the harness benchmark,
 # OpenSSH (sshd, ssh-keygen) for the ssh runner's and the emulated lab's tests, Chromium for the
-# lab web page test;
+# lab web page test, Java 17 and Maven for the Chisel blocks (hdl/chisel; Maven then fetches
+# Scala and Chisel from Maven Central into ~/.m2, which stays as the cache between runs);
 # and the open FPGA build flow (YoWASP yosys + nextpnr-ecp5) with pip.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 set -euo pipefail
@@ -28,6 +29,9 @@ command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # Headless Chromium renders the lab service's web page in its test.
 command -v chromium  >/dev/null 2>&1 || need+=(chromium)
+# Java and Maven elaborate the Chisel sources (hdl/chisel/pom.xml pins everything else).
+command -v java      >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+command -v mvn       >/dev/null 2>&1 || need+=(maven)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}"
@@ -44,7 +48,7 @@ if ((${#need[@]})); then
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay, openssh, chromium already installed"
+  echo "install-deps: verilator, iverilog, yosys, make, g++, zlib1g-dev, ccache, iproute2, tcpreplay, openssh, chromium, java, maven already installed"
 fi
 
 # The open build flow (yosys -> nextpnr-ecp5 -> ecppack) comes from PyPI as YoWASP
@@ -66,3 +70,4 @@ if [[ ${vv%%.*} -lt 5 ]]; then
   exit 1
 fi
 echo "install-deps: verilator $vv, $(iverilog -V 2>&1 | head -n1), $(yosys -V)"
+echo "install-deps: $(java -version 2>&1 | head -n1), $(mvn -v -B 2>/dev/null | head -n1 | sed "s/\x1b\[[0-9;]*m//g")"

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/sim/board"
 	"github.com/fpgactl/fpgactl/sim/rules"
@@ -104,6 +105,10 @@ func (e *Env) BoardBinary(ctx context.Context, width int) (string, error) {
 	e.mu.Unlock()
 	d, err := e.Design()
 	if err != nil {
+		return "", err
+	}
+	// Chisel sources first (cached by content hash; once per process).
+	if _, err := chisel.Prepare(ctx, e.Settings, d, chisel.Options{Progress: e.Progress}); err != nil {
 		return "", err
 	}
 	rtl, err := e.Settings.RTLFiles(d)

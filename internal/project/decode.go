@@ -98,6 +98,13 @@ func decode(file string, data []byte) (*Settings, error) {
 		}
 		names[ds.Name] = true
 	}
+	for i, ds := range s.Designs {
+		for name, v := range ds.Parameters {
+			if err := chiselCovers(&ds, name, v); err != nil {
+				return nil, &Error{File: file, Line: ds.Line, Field: fmt.Sprintf("designs[%d].parameters.%s", i, name), Msg: err.Error()}
+			}
+		}
+	}
 	tnames := map[string]bool{}
 	for i, t := range s.Targets {
 		f := fmt.Sprintf("targets[%d]", i)
@@ -119,8 +126,25 @@ func decode(file string, data []byte) (*Settings, error) {
 		if !slices.Contains(ds.Widths, t.Width) {
 			return nil, &Error{File: file, Line: t.Line, Field: f + ".width", Msg: fmt.Sprintf("design %q is not built at width %d (its widths: %s)", ds.Name, t.Width, joinInts(ds.Widths))}
 		}
+		for name, v := range t.Parameters {
+			if err := chiselCovers(ds, name, v); err != nil {
+				return nil, &Error{File: file, Line: t.Line, Field: f + ".parameters." + name, Msg: err.Error()}
+			}
+		}
 	}
 	return s, nil
+}
+
+// chiselCovers checks that a parameter value the design is built with is
+// one the design's Chisel generators emit a module for.
+func chiselCovers(ds *Design, name string, v int) error {
+	for i, c := range ds.Chisel {
+		vals, ok := c.Parameters[name]
+		if ok && !slices.Contains(vals, v) {
+			return fmt.Errorf("%s=%d has no Chisel module: %s generates %s for %s only; add %d to chisel[%d].parameters.%s of design %q", name, v, c.Project, strings.Join(c.Modules, ", "), joinInts(vals), v, i, name, ds.Name)
+		}
+	}
+	return nil
 }
 
 func designNames(s *Settings) []string {
@@ -166,6 +190,16 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 		"testbenches": func(n *yaml.Node, f string) (err error) { ds.Testbenches, err = d.strList(n, f); return },
 		"include":     func(n *yaml.Node, f string) (err error) { ds.Include, err = d.strList(n, f); return },
 		"unit_flags":  func(n *yaml.Node, f string) (err error) { ds.UnitFlags, err = d.strList(n, f); return },
+		"tb_sources":  func(n *yaml.Node, f string) (err error) { ds.TBSources, err = d.strList(n, f); return },
+		"chisel": func(n *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
+				c, err := d.chisel(item, f)
+				if err == nil {
+					ds.Chisel = append(ds.Chisel, c)
+				}
+				return err
+			})
+		},
 		"widths": func(n *yaml.Node, f string) error {
 			return d.Seq(n, f, func(item *yaml.Node, f string) error {
 				w, err := d.Int(item, f)
@@ -198,6 +232,76 @@ func (d *decoder) design(n *yaml.Node, f string) (Design, error) {
 		return ds, d.Errorf(n, f+".widths", "required (a list of data widths; supported: %s)", joinInts(SupportedWidths))
 	}
 	return ds, nil
+}
+
+// chisel decodes one designs[].chisel[] entry.
+func (d *decoder) chisel(n *yaml.Node, f string) (Chisel, error) {
+	c := Chisel{Line: n.Line, Parameters: map[string][]int{}}
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+		"project": func(n *yaml.Node, f string) (err error) { c.Project, err = d.Path(n, f); return },
+		"modules": func(n *yaml.Node, f string) error {
+			return d.Seq(n, f, func(item *yaml.Node, f string) error {
+				m, err := d.Str(item, f)
+				if err != nil {
+					return err
+				}
+				if !paramRe.MatchString(m) {
+					return d.Errorf(item, f, "%q is not a module name", m)
+				}
+				c.Modules = append(c.Modules, m)
+				return nil
+			})
+		},
+		"parameters": func(n *yaml.Node, f string) error {
+			if n.Kind != yaml.MappingNode {
+				return d.Errorf(n, f, "expected a mapping of NAME: [integer, ...], found %s", yamlnode.KindName(n))
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				kf := yamlnode.Field(f, k.Value)
+				if !paramRe.MatchString(k.Value) {
+					return d.Errorf(k, kf, "%q is not a valid parameter name", k.Value)
+				}
+				if _, dup := c.Parameters[k.Value]; dup {
+					return d.Errorf(k, kf, "parameter given twice")
+				}
+				var vals []int
+				err := d.Seq(v, kf, func(item *yaml.Node, f string) error {
+					x, err := d.Int(item, f)
+					if err != nil {
+						return err
+					}
+					if x <= 0 {
+						return d.Errorf(item, f, "must be a positive integer, got %d", x)
+					}
+					if slices.Contains(vals, x) {
+						return d.Errorf(item, f, "%d listed twice", x)
+					}
+					vals = append(vals, x)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if len(vals) == 0 {
+					return d.Errorf(v, kf, "at least one value is needed")
+				}
+				slices.Sort(vals)
+				c.Parameters[k.Value] = vals
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return c, err
+	}
+	switch {
+	case c.Project == "":
+		return c, d.Errorf(n, f+".project", "required (the directory of the Maven project's pom.xml, e.g. hdl/chisel)")
+	case len(c.Modules) == 0:
+		return c, d.Errorf(n, f+".modules", "required (the modules the generator writes, e.g. [pf_policer])")
+	}
+	return c, nil
 }
 
 // parameters decodes NAME: integer pairs into into; DATA_WIDTH is set by

@@ -56,7 +56,30 @@ type Design struct {
 	// UnitFlags are extra Verilator flags for unit-test builds (e.g. to lower the
 	// C++ optimization of very large testbenches).
 	UnitFlags []string
+	// TBSources are glob patterns of sources only testbenches see (reference
+	// models), relative to Settings.Root.
+	TBSources []string
+	// Chisel are Maven projects whose generated Verilog is part of the RTL.
+	Chisel []Chisel
+	// Generated holds the files the Chisel projects generated (absolute
+	// paths); internal/chisel sets it, RTLFiles includes it.
+	Generated []string
 	Line      int
+}
+
+// Chisel is one Maven project of Chisel sources that a design's RTL
+// includes once elaborated (internal/chisel, docs/settings.md).
+type Chisel struct {
+	// Project is the directory of the pom.xml, relative to Settings.Root.
+	Project string
+	// Modules are the modules the generator must write (as <module>.sv or
+	// <module>.v); the design instantiates them.
+	Modules []string
+	// Parameters are passed to the generator as NAME=v1,v2: one generated
+	// module per value. A design or target parameter of the same name must
+	// be one of the values.
+	Parameters map[string][]int
+	Line       int
 }
 
 // Target is a build target (place and route of a design for one device).
@@ -225,8 +248,36 @@ func Glob(root string, patterns []string) ([]string, error) {
 	return out, nil
 }
 
-// RTLFiles returns the design's RTL sources (absolute paths).
-func (s *Settings) RTLFiles(d *Design) ([]string, error) { return Glob(s.Root, d.RTL) }
+// ErrNotElaborated is returned by RTLFiles for a design whose Chisel
+// sources have not been elaborated (internal/chisel.Prepare) in this process.
+var ErrNotElaborated = errors.New("Chisel sources not elaborated")
+
+// RTLFiles returns the design's RTL sources (absolute paths): its rtl globs
+// and, for a design with chisel: projects, the generated files, which
+// internal/chisel must have put in Generated first.
+func (s *Settings) RTLFiles(d *Design) ([]string, error) {
+	files, err := Glob(s.Root, d.RTL)
+	if err != nil || len(d.Chisel) == 0 {
+		return files, err
+	}
+	if d.Generated == nil {
+		return nil, fmt.Errorf("design %s: %w (an fpgactl bug: the command must elaborate before it reads the RTL)", d.Name, ErrNotElaborated)
+	}
+	return append(files, d.Generated...), nil
+}
+
+// TBSourceFiles returns the sources only testbenches see (absolute paths).
+func (s *Settings) TBSourceFiles(d *Design) ([]string, error) { return Glob(s.Root, d.TBSources) }
+
+// HasChisel reports whether any design has Chisel sources.
+func (s *Settings) HasChisel() bool {
+	for _, d := range s.Designs {
+		if len(d.Chisel) > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // TestbenchFiles returns the design's testbench sources (absolute paths).
 func (s *Settings) TestbenchFiles(d *Design) ([]string, error) { return Glob(s.Root, d.Testbenches) }

@@ -105,6 +105,15 @@ func TestParseBad(t *testing.T) {
 		{"syntax", "designs: [\n", "f.yaml: not valid YAML"},
 		{"empty", "", "file is empty"},
 		{"designs not list", "designs: 3\n", "f.yaml:1: designs: expected a list"},
+		{"chisel no project", base + "    chisel:\n      - modules: [m]\n", "f.yaml:7: designs[0].chisel[0].project: required"},
+		{"chisel no modules", base + "    chisel:\n      - project: c\n", "designs[0].chisel[0].modules: required"},
+		{"chisel values", base + "    chisel:\n      - {project: c, modules: [m], parameters: {N: 4}}\n", "designs[0].chisel[0].parameters.N: expected a list"},
+		{"chisel dup value", base + "    chisel:\n      - {project: c, modules: [m], parameters: {N: [4, 4]}}\n", "designs[0].chisel[0].parameters.N[1]: 4 listed twice"},
+		{"chisel key", base + "    chisel:\n      - {project: c, modules: [m], main: X}\n", "designs[0].chisel[0].main: unknown key"},
+		{"design param not generated", base + "    parameters: {N: 3}\n    chisel:\n      - {project: c, modules: [m], parameters: {N: [1, 4]}}\n",
+			"designs[0].parameters.N: N=3 has no Chisel module: c generates m for 1, 4 only; add 3 to chisel[0].parameters.N of design \"d\""},
+		{"target param not generated", base + "    chisel:\n      - {project: c, modules: [m], parameters: {N: [1, 4]}}\ntargets:\n  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64, parameters: {N: 2}}\n",
+			"targets[0].parameters.N: N=2 has no Chisel module"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -152,5 +161,49 @@ func TestGlobAndIncludes(t *testing.T) {
 	}
 	if inc := s.IncludeDirs(d); len(inc) != 1 || inc[0] != filepath.Join(root, "rtl") {
 		t.Errorf("IncludeDirs = %v", inc)
+	}
+}
+
+func TestChiselSettings(t *testing.T) {
+	yaml := `
+designs:
+  - name: d
+    top: d
+    rtl: [rtl/*.sv]
+    widths: [64]
+    parameters: {N: 4}
+    tb_sources: ref/*.sv
+    chisel:
+      - project: hdl/chisel
+        modules: [m1, m2]
+        parameters: {N: [8, 1, 4]}
+targets:
+  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64, parameters: {N: 1}}
+`
+	s, err := Parse(filepath.Join(t.TempDir(), "fpgactl.yaml"), []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &s.Designs[0]
+	if len(d.Chisel) != 1 || d.Chisel[0].Project != "hdl/chisel" || len(d.Chisel[0].Modules) != 2 {
+		t.Fatalf("chisel = %+v", d.Chisel)
+	}
+	if got := d.Chisel[0].Parameters["N"]; len(got) != 3 || got[0] != 1 || got[2] != 8 {
+		t.Errorf("parameters not sorted: %v", got)
+	}
+	if len(d.TBSources) != 1 || d.TBSources[0] != "ref/*.sv" || !s.HasChisel() {
+		t.Errorf("tb_sources = %v, HasChisel %v", d.TBSources, s.HasChisel())
+	}
+	// The RTL of a design with Chisel sources is incomplete until they are
+	// elaborated: RTLFiles refuses rather than leaving the modules out.
+	if _, err := s.RTLFiles(d); !errors.Is(err, ErrNotElaborated) {
+		t.Fatalf("RTLFiles before elaboration: %v", err)
+	}
+	os.MkdirAll(filepath.Join(s.Root, "rtl"), 0o755)
+	os.WriteFile(filepath.Join(s.Root, "rtl", "a.sv"), nil, 0o644)
+	d.Generated = []string{"/gen/m1.sv", "/gen/m2.v"}
+	files, err := s.RTLFiles(d)
+	if err != nil || len(files) != 3 || files[1] != "/gen/m1.sv" {
+		t.Errorf("RTLFiles = %v, %v", files, err)
 	}
 }

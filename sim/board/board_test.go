@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fpgactl/fpgactl/internal/chisel"
+	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/sim/board"
 	"github.com/fpgactl/fpgactl/sim/rules"
 	"github.com/fpgactl/fpgactl/sim/vectors"
@@ -34,10 +36,7 @@ func boardBinary(t *testing.T, width int) string {
 	if bin, ok := binaries[width]; ok {
 		return bin
 	}
-	rtl, err := filepath.Glob(filepath.Join(root, "hdl/rtl/*.sv"))
-	if err != nil || len(rtl) == 0 {
-		t.Fatalf("no RTL found under %s/hdl/rtl", root)
-	}
+	rtl := repoRTL(t)
 	var log strings.Builder
 	bin, _, err := board.Build(context.Background(), board.BuildOptions{
 		RTL: rtl, Include: []string{filepath.Join(root, "hdl/rtl")},
@@ -49,6 +48,28 @@ func boardBinary(t *testing.T, width int) string {
 	}
 	binaries[width] = bin
 	return bin
+}
+
+// repoRTL is the filter's RTL as fpgactl.yaml lists it, the generated
+// Verilog of its Chisel blocks included (elaborated once, cached by hash).
+func repoRTL(t *testing.T) []string {
+	t.Helper()
+	s, err := project.Load(filepath.Join(root, "fpgactl.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := s.Design("pf_filter")
+	if !ok {
+		t.Fatal("fpgactl.yaml has no design pf_filter")
+	}
+	if _, err := chisel.Prepare(context.Background(), s, d, chisel.Options{}); err != nil {
+		t.Fatalf("elaborating the Chisel blocks: %v", err)
+	}
+	rtl, err := s.RTLFiles(d)
+	if err != nil || len(rtl) == 0 {
+		t.Fatalf("no RTL found for pf_filter: %v", err)
+	}
+	return rtl
 }
 
 func startBoard(t *testing.T, width int) *board.Board {
@@ -84,7 +105,7 @@ func profileFrames(t *testing.T, spec string) []target.Frame {
 
 func TestBuildIsCachedByContent(t *testing.T) {
 	bin := boardBinary(t, 64)
-	rtl, _ := filepath.Glob(filepath.Join(root, "hdl/rtl/*.sv"))
+	rtl := repoRTL(t)
 	opts := board.BuildOptions{
 		RTL: rtl, Include: []string{filepath.Join(root, "hdl/rtl")},
 		Parameters: map[string]int{"NUM_RULES": 64, "MAX_FRAME_BYTES": 9216},

@@ -210,6 +210,10 @@ func RunBuild(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	// Chisel sources are elaborated (or found cached) before synthesis reads the RTL.
+	if err := f.Elaborate(ctx, s, f.IO.ErrOut); err != nil {
+		return err
+	}
 	targets, err := Targets(s, opts.Targets)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/build/openstack/osdouble"
 	"github.com/fpgactl/fpgactl/build/record"
+	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/project"
 )
@@ -106,11 +107,21 @@ func TestTargetsFromRepoSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The filter's RTL includes the Chisel policer: not readable before it is elaborated.
+	if _, err := Targets(s, []string{"ecp5-10g"}); !errors.Is(err, project.ErrNotElaborated) {
+		t.Fatalf("Targets before elaboration: %v", err)
+	}
+	if _, err := chisel.PrepareAll(context.Background(), s, chisel.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	ts, err := Targets(s, []string{"ecp5-10g"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := ts[0].Design
+	if !slices.ContainsFunc(d.Sources, func(f string) bool { return strings.HasSuffix(f, "/pf_policer.sv") }) {
+		t.Errorf("the generated pf_policer.sv is not among the sources: %v", d.Sources)
+	}
 	if d.Top != PinWrapperTop || !strings.HasSuffix(d.Sources[0], PinWrapper) || len(d.Sources) < 2 ||
 		d.Parameters["DATA_WIDTH"] != 64 || d.Parameters["NUM_RULES"] != 4 || d.Parameters["MAX_FRAME_BYTES"] != 1518 || ts[0].ClockMHz != 156.25 {
 		t.Errorf("target %+v: want the target's parameters over the design's", ts[0])

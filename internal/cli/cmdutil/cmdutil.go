@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/tools"
 	"github.com/spf13/cobra"
@@ -78,6 +79,15 @@ func (f *Factory) Project() (*project.Settings, error) {
 func (f *Factory) Verilator(ctx context.Context) (string, error) {
 	s, err := f.Tools.Require(ctx, "verilator")
 	return s.Path, err
+}
+
+// Elaborate elaborates the Chisel sources of every design of s (cached by
+// content hash: nothing runs when they did not change), one line per Maven
+// project to progress (nil: silent). Commands that read a design's RTL call
+// it first.
+func (f *Factory) Elaborate(ctx context.Context, s *project.Settings, progress io.Writer) error {
+	_, err := chisel.PrepareAll(ctx, s, chisel.Options{Finder: f.Tools, Progress: progress})
+	return err
 }
 
 // JSON reports whether --output json was asked for.

@@ -5,9 +5,11 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
+	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/tools"
 	"github.com/spf13/cobra"
 )
@@ -17,8 +19,14 @@ type Options struct {
 	IO     *cmdutil.IOStreams
 	Finder *tools.Finder
 	Tools  []tools.Tool
-	JSON   bool
+	// Project loads the settings, when there are any: a project with Chisel
+	// sources makes java and mvn required (nil or an error: they stay optional).
+	Project func() (*project.Settings, error)
+	JSON    bool
 }
+
+// chiselTools are required by a project whose designs have Chisel sources.
+var chiselTools = []string{"java", "mvn"}
 
 // Report is what --output json prints.
 type Report struct {
@@ -28,15 +36,16 @@ type Report struct {
 
 // NewCmdDoctor builds the command.
 func NewCmdDoctor(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Finder: f.Tools, Tools: tools.Known}
+	opts := &Options{IO: f.IO, Finder: f.Tools, Tools: tools.Known, Project: f.Project}
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "Check that the external tools fpgactl drives are installed",
 		Long: `Check every external tool fpgactl uses: whether it is found, where, its version,
 which fpgactl feature needs it and the command that installs it on this machine.
 
-Exits with status 1 when a required tool (go, verilator >= 5.0, iverilog, yosys)
-is missing or too old; optional tools only produce a note.`,
+Exits with status 1 when a required tool (go, verilator >= 5.0, iverilog, yosys;
+java and mvn too when a design of fpgactl.yaml has Chisel sources) is missing or
+too old; optional tools only produce a note.`,
 		Example: `  fpgactl doctor
   fpgactl doctor --output json | jq '.tools[] | select(.found == false) | .name'`,
 		Args: cmdutil.NoArgs,
@@ -52,7 +61,18 @@ is missing or too old; optional tools only produce a note.`,
 
 // Run checks the tools and prints the report.
 func Run(ctx context.Context, opts *Options) error {
-	statuses := opts.Finder.CheckAll(ctx, opts.Tools)
+	ts := opts.Tools
+	if opts.Project != nil {
+		if s, err := opts.Project(); err == nil && s.HasChisel() {
+			ts = slices.Clone(ts)
+			for i := range ts {
+				if slices.Contains(chiselTools, ts[i].Name) {
+					ts[i].Required = true
+				}
+			}
+		}
+	}
+	statuses := opts.Finder.CheckAll(ctx, ts)
 	rep := Report{OK: true, Tools: statuses}
 	for _, s := range statuses {
 		if s.Required && !s.OK {

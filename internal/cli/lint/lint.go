@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -30,10 +31,12 @@ type ExecFunc func(ctx context.Context, dir, name string, args ...string) (out s
 type Options struct {
 	IO      *cmdutil.IOStreams
 	Project func() (*project.Settings, error)
-	Exec    ExecFunc
-	Jobs    int
-	Widths  []int
-	Design  string
+	// Elaborate elaborates Chisel sources before the checks (nil: none).
+	Elaborate func(context.Context, *project.Settings, io.Writer) error
+	Exec      ExecFunc
+	Jobs      int
+	Widths    []int
+	Design    string
 	// SkipTestbenches leaves out the testbench lint.
 	SkipTestbenches bool
 	JSON            bool
@@ -61,7 +64,7 @@ type Report struct {
 
 // NewCmdLint builds the command.
 func NewCmdLint(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Project: f.Project, Exec: RealExec}
+	opts := &Options{IO: f.IO, Project: f.Project, Elaborate: f.Elaborate, Exec: RealExec}
 	cmd := &cobra.Command{
 		Use:   "lint",
 		Short: "Lint every design with Verilator, Icarus Verilog and Yosys",
@@ -187,6 +190,10 @@ func plan(s *project.Settings, opts *Options) ([]job, error) {
 		if err != nil {
 			return nil, err
 		}
+		tbSrc, err := s.TBSourceFiles(d)
+		if err != nil {
+			return nil, err
+		}
 		for _, tbf := range tbFiles {
 			tb, err := unittest.ParseTestbench(tbf, d.Widths)
 			if err != nil {
@@ -202,6 +209,9 @@ func plan(s *project.Settings, opts *Options) ([]job, error) {
 					ta = append(ta, fmt.Sprintf("-GDATA_WIDTH=%d", w))
 				}
 				ta = append(ta, rtl...)
+				for _, f := range tbSrc {
+					ta = append(ta, rel(f))
+				}
 				ta = append(ta, rel(tbf))
 				jobs = append(jobs, job{check: Check{Design: d.Name, Width: w, Check: "tb:" + tb.Name, Tool: "verilator", Command: append([]string{"verilator"}, ta...)}, dir: s.Root,
 					pass: func(code int, out string) bool { return code == 0 && !strings.Contains(out, "%Error") }})
@@ -228,6 +238,15 @@ func Run(ctx context.Context, opts *Options) error {
 	s, err := opts.Project()
 	if err != nil {
 		return err
+	}
+	if opts.Elaborate != nil {
+		progress := opts.IO.Out
+		if opts.JSON {
+			progress = opts.IO.ErrOut
+		}
+		if err := opts.Elaborate(ctx, s, progress); err != nil {
+			return err
+		}
 	}
 	jobs, err := plan(s, opts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,6 +137,50 @@ func TestRealTools(t *testing.T) {
 	for _, c := range rep.Checks {
 		if c.Check == "verilator" && (c.Status != "fail" || !strings.Contains(c.Output, "WIDTH")) {
 			t.Errorf("verilator check: %+v", c)
+		}
+	}
+}
+
+// A design with Chisel sources: Run elaborates first and lints the generated
+// files with the RTL; testbenches also get the tb_sources (reference models),
+// which the design's checks never see.
+func TestElaboratedAndTestbenchSources(t *testing.T) {
+	s := setup(t, goodRTL)
+	os.MkdirAll(filepath.Join(s.Root, "ref"), 0o755)
+	os.WriteFile(filepath.Join(s.Root, "ref", "top_ref.sv"), []byte("module top_ref; endmodule\n"), 0o644)
+	d := &s.Designs[0]
+	d.TBSources = []string{"ref/*.sv"}
+	d.Chisel = []project.Chisel{{Project: "hdl/chisel", Modules: []string{"blk"}}}
+	gen := filepath.Join(s.Root, ".fpgactl", "chisel", "abc", "blk.sv")
+	var calls []string
+	fake := func(_ context.Context, dir, name string, args ...string) (string, int, error) {
+		calls = append(calls, name+" "+strings.Join(args, " "))
+		return "", 0, nil
+	}
+	opts := &Options{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}}, Project: func() (*project.Settings, error) { return s, nil }, Exec: fake, Jobs: 1, Widths: []int{64}}
+	// Without elaboration the RTL is incomplete: refused, not linted.
+	if err := Run(context.Background(), opts); !errors.Is(err, project.ErrNotElaborated) {
+		t.Fatalf("not elaborated: %v", err)
+	}
+	elaborated := 0
+	opts.Elaborate = func(_ context.Context, s *project.Settings, _ io.Writer) error {
+		elaborated++
+		s.Designs[0].Generated = []string{gen}
+		return nil
+	}
+	if err := Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if elaborated != 1 {
+		t.Errorf("elaborated %d times", elaborated)
+	}
+	for _, c := range calls {
+		tbCheck := strings.Contains(c, "top_tb")
+		if !strings.Contains(c, ".fpgactl/chisel/abc/blk.sv") {
+			t.Errorf("generated file not linted: %s", c)
+		}
+		if strings.Contains(c, "ref/top_ref.sv") != tbCheck {
+			t.Errorf("tb_sources must be in the testbench lint only: %s", c)
 		}
 	}
 }

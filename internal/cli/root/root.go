@@ -12,6 +12,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/benchcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/boardcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/buildcmd"
+	"github.com/fpgactl/fpgactl/internal/cli/chiselcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/labcmd"
@@ -72,6 +73,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(versioncmd.NewCmdVersion(f, nil))
 	cmd.AddCommand(doctor.NewCmdDoctor(f, nil))
 	cmd.AddCommand(lint.NewCmdLint(f, nil))
+	cmd.AddCommand(chiselcmd.NewCmdChisel(f, nil))
 	cmd.AddCommand(testcmd.NewCmdTest(f))
 	cmd.AddCommand(replaycmd.NewCmdReplay(f, nil))
 	cmd.AddCommand(benchcmd.NewCmdBench(f, nil))

@@ -39,6 +39,8 @@ type UnitOptions struct {
 	Vectors unittest.VectorWriter
 	// Verilator returns the path of a usable verilator or an error that says how to install it.
 	Verilator func(context.Context) (string, error)
+	// Elaborate elaborates Chisel sources before the builds (nil: none).
+	Elaborate func(context.Context, *project.Settings, io.Writer) error
 
 	Jobs      int
 	Widths    []int
@@ -56,6 +58,7 @@ func NewCmdUnit(f *cmdutil.Factory, runF func(context.Context, *UnitOptions) err
 		Project:   f.Project,
 		Vectors:   defaultVectorWriter(),
 		Verilator: f.Verilator,
+		Elaborate: f.Elaborate,
 	}
 	cmd := &cobra.Command{
 		Use:   "unit",
@@ -118,6 +121,12 @@ func Designs(s *project.Settings) ([]unittest.Design, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Sources only testbenches see (reference models) build with every testbench.
+		tbSrc, err := s.TBSourceFiles(d)
+		if err != nil {
+			return nil, err
+		}
+		rtl = append(rtl, tbSrc...)
 		out = append(out, unittest.Design{Name: d.Name, RTL: rtl, Include: s.IncludeDirs(d), Testbenches: tbs, Widths: d.Widths, Parameters: d.Parameters, ExtraFlags: d.UnitFlags})
 	}
 	return out, nil
@@ -144,10 +153,6 @@ func RunUnit(ctx context.Context, opts *UnitOptions) error {
 	if err != nil {
 		return err
 	}
-	designs, err := Designs(s)
-	if err != nil {
-		return err
-	}
 	var re *regexp.Regexp
 	if opts.Run != "" {
 		re = regexp.MustCompile(opts.Run)
@@ -158,6 +163,15 @@ func RunUnit(ctx context.Context, opts *UnitOptions) error {
 	}
 	if progress == nil {
 		progress = io.Discard
+	}
+	if opts.Elaborate != nil {
+		if err := opts.Elaborate(ctx, s, progress); err != nil {
+			return err
+		}
+	}
+	designs, err := Designs(s)
+	if err != nil {
+		return err
 	}
 	jobs := opts.Jobs
 	if jobs == 0 { // 0 = runners.local.jobs, else one per core (unittest's default)

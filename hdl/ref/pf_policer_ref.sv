@@ -1,4 +1,8 @@
-// Per-rule token-bucket policer (hdl/SPEC.md §4).
+// Per-rule token-bucket policer (hdl/SPEC.md §4): the SystemVerilog original,
+// kept as the reference the Chisel pf_policer (hdl/chisel) is proven
+// equivalent to by hdl/tb/pf_policer_equiv_tb.sv. Not part of the filter's
+// RTL: only testbenches see it (tb_sources in fpgactl.yaml). Apart from the
+// module name it is the pf_policer the filter used before the Chisel one.
 //
 // The bucket of the rule named by in_idx is read, refilled, charged and
 // written back within one cycle, so a frame every cycle is handled correctly
@@ -11,7 +15,7 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-module pf_policer #(
+module pf_policer_ref #(
     // Number of rules, one bucket each
     parameter int NUM_RULES = 64,
     // Width of a rule index, from NUM_RULES
