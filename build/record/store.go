@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"github.com/fpgactl/fpgactl/internal/flock"
 	"io/fs"
 	"os"
@@ -20,9 +21,6 @@ import (
 const (
 	recordFile = "build.json"
 	lockFile   = "build.lock"
-	// tmpPrefix names the temp files an update writes before renaming them
-	// over build.json; one left behind means a writer died mid-update.
-	tmpPrefix = ".build.json.tmp-"
 )
 
 // idPattern is what Create makes: UTC creation time to the second, then 16
@@ -278,52 +276,21 @@ func lock(ctx context.Context, dir, id string) (unlock func(), err error) {
 	return unlock, nil
 }
 
-// writeRecord replaces dir/build.json with b: write a temp file, fsync it,
-// rename it over the record, fsync the directory. A crash at any point
-// leaves either the old record or the new one, never a mix.
+// writeRecord replaces dir/build.json with b atomically (atomicfile): a
+// crash at any point leaves either the old record or the new one.
 func writeRecord(dir string, b *Build) error {
 	data, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
 		return fmt.Errorf("build %s: encode record: %w", b.ID, err)
 	}
-	data = append(data, '\n')
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, recordFile), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("build %s: write record: %w", b.ID, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("build %s: write record: %w", b.ID, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, recordFile)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("build %s: write record: %w", b.ID, err)
-	}
-	// The rename is durable only once the directory entry is on disk.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("build %s: sync record directory: %w", b.ID, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("build %s: sync record directory: %w", b.ID, err)
 	}
 	return nil
 }
 
 func removeStaleTemps(dir string) {
-	stale, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"*"))
+	stale, _ := filepath.Glob(atomicfile.TempPattern(filepath.Join(dir, recordFile)))
 	for _, p := range stale {
 		os.Remove(p)
 	}

@@ -22,10 +22,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -72,46 +71,16 @@ func WriteSVG(w io.Writer, b *record.Build) error {
 	return nil
 }
 
-// WriteFile writes the seed-sweep plot of b to path atomically: it writes a
-// temp file in the same directory, fsyncs it and renames it over path, so
-// that a reader sees either the old plot or the new one, never a part.
+// WriteFile writes the seed-sweep plot of b to path atomically (a reader
+// sees the old plot or the new one, never a part).
 func WriteFile(path string, b *record.Build) error {
 	if b == nil {
 		return fmt.Errorf("sweep: no build")
 	}
 	var buf bytes.Buffer
 	render(&buf, b)
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("build %s: write sweep plot: %w", b.ID, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("build %s: write sweep plot %s: %w", b.ID, path, err)
-	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		return fail(err)
-	}
-	// CreateTemp makes the file 0600; a plot is for anyone to look at.
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("build %s: write sweep plot %s: %w", b.ID, path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("build %s: write sweep plot %s: %w", b.ID, path, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package junit
 import (
 	"encoding/xml"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,19 +98,10 @@ func (s *Suites) WriteFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating report directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".junit-*.xml")
-	if err != nil {
+	if err := atomicfile.Write(path, 0o644, s.Encode); err != nil {
 		return fmt.Errorf("writing JUnit report: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := s.Encode(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing JUnit report: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // Clean removes characters XML 1.0 cannot carry (simulator output can contain them).

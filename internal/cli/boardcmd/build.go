@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -108,24 +109,13 @@ func copyExecutable(src, dst string) (sum string, size int64, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", 0, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return "", 0, err
-	}
-	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(tmp, h), in)
-	if err == nil {
-		err = tmp.Chmod(0o755)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err = atomicfile.Write(dst, 0o755, func(w io.Writer) error {
+		size, err = io.Copy(io.MultiWriter(w, h), in)
+		return err
+	})
 	if err != nil {
 		return "", 0, fmt.Errorf("copying %s to %s: %w", src, dst, err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), size, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"github.com/fpgactl/fpgactl/internal/flock"
 	"io"
 	"io/fs"
@@ -263,7 +264,7 @@ func Program(ctx context.Context, opts *ProgramOptions) (*ProgramState, error) {
 	st.ProgrammedAt = time.Now().UTC()
 	st.Seconds = time.Since(start).Seconds()
 	data, _ := json.MarshalIndent(st, "", "  ")
-	if err := writeFileAtomic(files.state, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(files.state, append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -416,12 +417,4 @@ func logTail(path string, offset int64) string {
 		return "; board log " + path + " is empty"
 	}
 	return "; board log " + path + ":\n" + s
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
