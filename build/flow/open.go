@@ -8,16 +8,14 @@ package flow
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -127,24 +125,12 @@ func SynthScript(d Design, out string) string {
 // in an include directory is read once.
 func SynthHash(d Design, tools Tools) (string, error) {
 	tools = tools.withDefaults()
-	h := sha256.New()
-	fmt.Fprintf(h, "yosys=%s\n%s", tools.Yosys, SynthScript(d, "out.json"))
-	files := append([]string{}, d.Sources...)
-	for _, inc := range d.Include {
-		m, _ := filepath.Glob(filepath.Join(inc, "*.sv*"))
-		files = append(files, m...)
+	h := contenthash.New()
+	h.Printf("yosys=%s\n%s", tools.Yosys, SynthScript(d, "out.json"))
+	if err := h.Files(contenthash.WithIncludes(d.Sources, d.Include), nil); err != nil {
+		return "", err
 	}
-	sort.Strings(files)
-	files = slices.Compact(files)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("reading source %s: %w", f, err)
-		}
-		fmt.Fprintf(h, "file=%s %d\n", f, len(data))
-		h.Write(data)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return h.Sum(), nil
 }
 
 // Synth synthesizes d into dir/<hash>/netlist.json unless already done, and

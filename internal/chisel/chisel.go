@@ -16,11 +16,10 @@ package chisel
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"io"
 	"io/fs"
 	"os"
@@ -256,23 +255,21 @@ func SourceFiles(dir string) ([]string, error) {
 }
 
 func hash(dir string, c project.Chisel, tc toolchain) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\njava=%s\nmaven=%s\n", protocol, tc.java, tc.maven)
-	fmt.Fprintf(h, "modules=%s\nargs=%s\n", strings.Join(c.Modules, ","), strings.Join(GeneratorArgs(c), " "))
+	h := contenthash.New()
+	h.Printf("%s\njava=%s\nmaven=%s\n", protocol, tc.java, tc.maven)
+	h.Printf("modules=%s\nargs=%s\n", strings.Join(c.Modules, ","), strings.Join(GeneratorArgs(c), " "))
 	files, err := SourceFiles(dir)
 	if err != nil {
 		return "", fmt.Errorf("reading the Chisel project %s: %w", dir, err)
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		rel, _ := filepath.Rel(dir, f)
-		fmt.Fprintf(h, "file=%s %d\n", filepath.ToSlash(rel), len(data))
-		h.Write(data)
+	rel := func(f string) string {
+		r, _ := filepath.Rel(dir, f)
+		return filepath.ToSlash(r)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	if err := h.Files(files, rel); err != nil {
+		return "", err
+	}
+	return h.Sum(), nil
 }
 
 // Elaborate returns the generated files of one Maven project, running the

@@ -8,16 +8,14 @@ package verilate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"github.com/fpgactl/fpgactl/internal/flock"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -79,29 +77,15 @@ func (b *Builder) Hash(ctx context.Context, s Spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "verilator=%s\ntop=%s\n", version, s.Top)
+	h := contenthash.New()
+	h.Printf("verilator=%s\ntop=%s\n", version, s.Top)
 	for _, f := range s.Flags {
-		fmt.Fprintf(h, "flag=%s\n", f)
+		h.Printf("flag=%s\n", f)
 	}
-	files := slices.Clone(s.Files)
-	for _, inc := range s.IncludeDirs {
-		for _, pat := range []string{"*.sv", "*.svh", "*.vh", "*.v", "*.h"} {
-			m, _ := filepath.Glob(filepath.Join(inc, pat))
-			files = append(files, m...)
-		}
+	if err := h.Files(contenthash.WithIncludes(s.Files, s.IncludeDirs), nil); err != nil {
+		return "", err
 	}
-	sort.Strings(files)
-	files = slices.Compact(files)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("reading source %s: %w", f, err)
-		}
-		fmt.Fprintf(h, "file=%s %d\n", f, len(data))
-		h.Write(data)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return h.Sum(), nil
 }
 
 // Build returns the executable of s, building it unless a build with the

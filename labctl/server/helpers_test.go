@@ -1,9 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
+	"github.com/fpgactl/fpgactl/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,28 +38,16 @@ type lab struct {
 	srv     *Server
 	hs      *httptest.Server
 	tok     map[string]string
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // newLab starts a service with users (a name ending in "!" is an admin).
 func newLab(t *testing.T, users ...string) *lab {
 	t.Helper()
 	ctx := context.Background()
-	l := &lab{t: t, dir: t.TempDir(), tok: map[string]string{}, logs: &syncBuffer{}, done: make(chan struct{})}
+	l := &lab{t: t, dir: t.TempDir(), tok: map[string]string{}, logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	l.invPath = filepath.Join(l.dir, "boards.yaml")
 	l.dbPath = filepath.Join(l.dir, "lab.db")
 	if err := os.WriteFile(l.invPath, []byte(fourBoards), 0o644); err != nil {

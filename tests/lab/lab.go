@@ -38,13 +38,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,7 +127,7 @@ type Host struct {
 
 	sshd   *exec.Cmd
 	exited chan struct{}
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 }
 
 // Board is one emulated board: its inventory entry and what is behind it.
@@ -270,7 +270,7 @@ func (l *Lab) startHost(ctx context.Context, n, subnet int, authorized string) (
 		RootAddr:  fmt.Sprintf("10.77.%d.1", subnet),
 		Addr:      fmt.Sprintf("10.77.%d.2", subnet),
 		Dir:       filepath.Join(l.Dir, "lab"+strconv.Itoa(n)),
-		log:       &syncBuffer{},
+		log:       &syncbuf.Buffer{},
 	}
 	h.SSHAddress = net.JoinHostPort(h.Addr, "22")
 	l.Hosts = append(l.Hosts, h)
@@ -530,21 +530,4 @@ func newKey(dir, name string) (string, error) {
 		return "", fmt.Errorf("ssh-keygen: %v: %s", err, out)
 	}
 	return path, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -193,11 +193,15 @@ func Cancel(ctx context.Context, st *record.Store, id string, wait time.Duration
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
-		if _, _, err := st.MarkInterrupted(ctx); err != nil && ctx.Err() == nil {
-			return b, err
-		}
 		if b, err = st.Get(id); err != nil {
 			return nil, err
+		}
+		if b.Status == record.StatusRunning && !record.Alive(b.Process) {
+			// Its process is gone without recording the end: mark it.
+			if _, _, err := st.MarkInterrupted(ctx); err != nil {
+				return b, err
+			}
+			continue
 		}
 		if b.Status != record.StatusRunning {
 			return b, nil
@@ -240,12 +244,16 @@ left alone.`,
 			if err != nil {
 				return err
 			}
+			// Builds whose process died are marked once, up front; a build
+			// that dies during the passes is left for the next reap.
 			st := store(s)
+			if _, _, err := st.MarkInterrupted(ctx); err != nil {
+				return err
+			}
 			opts.Stale = func(id string) bool {
 				if !record.ValidID(id) {
 					return false
 				}
-				st.MarkInterrupted(ctx)
 				b, err := st.Get(id)
 				return err == nil && b.Status != record.StatusRunning
 			}

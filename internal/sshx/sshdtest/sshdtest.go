@@ -20,6 +20,7 @@ import (
 	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ type Server struct {
 	// PID is the listening sshd's process ID.
 	PID int
 
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 // Start starts sshd for one test; the test's cleanup kills it with every
@@ -100,7 +101,7 @@ func Start(t testing.TB, o Options) *Server {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("SSH_AUTH_SOCK", "")
 
-	s := &Server{User: "root", Dir: t.TempDir(), HostKeys: map[string]ssh.PublicKey{}, log: &syncBuffer{}}
+	s := &Server{User: "root", Dir: t.TempDir(), HostKeys: map[string]ssh.PublicKey{}, log: &syncbuf.Buffer{}}
 	var hostKeyLines strings.Builder
 	for _, typ := range HostKeyTypes {
 		file := filepath.Join(s.Dir, "ssh_host_"+typ+"_key")
@@ -321,21 +322,4 @@ func writeFile(t testing.TB, path string, content []byte, mode os.FileMode) {
 	if err := os.WriteFile(path, content, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
