@@ -103,9 +103,11 @@ type SeedResult struct {
 type Build struct {
 	// Version is the record format; a record from a newer fpgactl is refused
 	// rather than misread.
-	Version   int       `json:"version"`
-	ID        string    `json:"id"`
-	Commit    string    `json:"commit,omitempty"`
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	Commit  string `json:"commit,omitempty"`
+	// Dirty says the work tree had changes not in Commit.
+	Dirty     bool      `json:"dirty,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// Owner is the user who started the build (also put in instance
@@ -121,6 +123,21 @@ type Build struct {
 	Error      string       `json:"error,omitempty"`
 	FinishedAt time.Time    `json:"finished_at,omitzero"`
 	Results    []SeedResult `json:"results"`
+	// Inputs says what each target was built from (by target name).
+	Inputs map[string]TargetInput `json:"inputs,omitempty"`
+}
+
+// TargetInput is what one target of a build was made from.
+type TargetInput struct {
+	Design string `json:"design"`
+	// RTLHash is the content hash of the design's RTL
+	// (internal/results.RTLHash): test results on the same hash tested
+	// these sources.
+	RTLHash    string         `json:"rtl_hash"`
+	Device     string         `json:"device,omitempty"`
+	Flow       string         `json:"flow,omitempty"`
+	ClockMHz   float64        `json:"clock_mhz,omitempty"`
+	Parameters map[string]int `json:"parameters,omitempty"`
 }
 
 // recordVersion is the Version this package writes and the highest it reads.

@@ -41,6 +41,11 @@ type Target struct {
 	Device   string // the part: e.g. LFE5U-85F-6BG381C, xcvu9p-flga2104-2L-e, 5SGXEA7N2F45C2
 	ClockMHz float64
 	Design   flow.Design
+	// DesignName and RTLHash name the project design and the content hash
+	// of its RTL (internal/results.RTLHash), kept in the build record so a
+	// release can find the tests that ran on the same sources.
+	DesignName string
+	RTLHash    string
 }
 
 // Options of a local build.
@@ -53,7 +58,9 @@ type Options struct {
 	Jobs     int
 	StopWhen record.StopRule
 	Commit   string
-	Owner    string
+	// Dirty says the work tree differed from Commit.
+	Dirty bool
+	Owner string
 	// Dir receives the artifacts: Dir/<build id>/<target>/seed-<n>/ (report,
 	// logs, bitstream) and Dir/<build id>/<target>/synth/ (the netlist).
 	Dir string
@@ -86,8 +93,15 @@ func Run(ctx context.Context, o Options) (*record.Build, error) {
 		return nil, err
 	}
 	devices := make([]flow.ECP5Device, len(o.Targets))
-	b := &record.Build{Commit: o.Commit, Owner: o.Owner, Seeds: o.Seeds, Runner: o.Backend.Kind(), StopWhen: o.StopWhen}
+	b := &record.Build{Commit: o.Commit, Dirty: o.Dirty, Owner: o.Owner, Seeds: o.Seeds, Runner: o.Backend.Kind(), StopWhen: o.StopWhen}
 	for i, t := range o.Targets {
+		if t.RTLHash != "" {
+			if b.Inputs == nil {
+				b.Inputs = map[string]record.TargetInput{}
+			}
+			b.Inputs[t.Name] = record.TargetInput{Design: t.DesignName, RTLHash: t.RTLHash, Device: t.Device,
+				Flow: t.Flow, ClockMHz: t.ClockMHz, Parameters: t.Design.Parameters}
+		}
 		if t.Flow == FlowOpen {
 			d, err := flow.ParseECP5Device(t.Device)
 			if err != nil {

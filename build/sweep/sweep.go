@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/fpgactl/fpgactl/build/record"
+	"github.com/fpgactl/fpgactl/internal/gitinfo"
 )
 
 // Geometry, in SVG user units (px).
@@ -260,20 +261,12 @@ func containsFloat(xs []float64, v float64) bool {
 func titleText(b *record.Build) string {
 	parts := []string{"build " + b.ID}
 	if b.Commit != "" {
-		parts = append(parts, "commit "+shortCommit(b.Commit))
+		parts = append(parts, "commit "+gitinfo.Head{Commit: b.Commit, Dirty: b.Dirty}.Short())
 	}
 	if !b.CreatedAt.IsZero() {
 		parts = append(parts, b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	return strings.Join(parts, " · ")
-}
-
-func shortCommit(c string) string {
-	c = strings.TrimSpace(c)
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }
 
 func writeHeader(buf *bytes.Buffer, b *record.Build) {

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/junit"
+	"github.com/fpgactl/fpgactl/internal/results"
 	"github.com/fpgactl/fpgactl/sim/board"
 	"github.com/fpgactl/fpgactl/tests/harness/compare"
 	"github.com/fpgactl/fpgactl/tests/harness/replay"
@@ -269,4 +271,47 @@ func (r *FunctionalResult) JUnit() *junit.Suites {
 	}
 	s.Finish()
 	return s
+}
+
+// RecordResults keeps the verdict of a complete suite run per width
+// (internal/results), named by the RTL it ran on, so a release can require
+// it. Call it only when res covers every scenario: a partial run says
+// nothing about the suite.
+func (e *Env) RecordResults(ctx context.Context, res *FunctionalResult, by string) error {
+	d, err := e.Design()
+	if err != nil {
+		return err
+	}
+	if _, err := chisel.Prepare(ctx, e.Settings, d, chisel.Options{}); err != nil {
+		return err
+	}
+	rtlHash, err := results.RTLHash(e.Settings, d)
+	if err != nil {
+		return err
+	}
+	perWidth := map[int]*results.Record{}
+	var widths []int
+	for _, sr := range res.Scenarios {
+		r := perWidth[sr.Width]
+		if r == nil {
+			rec := results.Now(ctx, e.Settings.Root, results.KindFunctional)
+			rec.Design, rec.Width, rec.RTLHash, rec.By = d.Name, sr.Width, rtlHash, by
+			r = &rec
+			perWidth[sr.Width] = r
+			widths = append(widths, sr.Width)
+		}
+		if sr.Status == StatusPass {
+			r.Passed++
+		} else {
+			r.Failed++
+		}
+		r.Frames += sr.Frames
+		r.Mismatches += sr.Mismatches
+	}
+	for _, w := range widths {
+		if err := results.Save(e.Settings.WorkPath(), *perWidth[w]); err != nil {
+			return fmt.Errorf("recording the functional results: %w", err)
+		}
+	}
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -24,7 +23,9 @@ import (
 	"github.com/fpgactl/fpgactl/build/run"
 	"github.com/fpgactl/fpgactl/build/sweep"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
+	"github.com/fpgactl/fpgactl/internal/gitinfo"
 	"github.com/fpgactl/fpgactl/internal/project"
+	"github.com/fpgactl/fpgactl/internal/results"
 	"github.com/spf13/cobra"
 )
 
@@ -197,8 +198,13 @@ func Targets(s *project.Settings, names []string) ([]run.Target, error) {
 				params["DATA_WIDTH"] = pt.Width
 			}
 		}
+		rtlHash, err := results.RTLHash(s, d)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, run.Target{Name: pt.Name, Flow: pt.Flow, Device: pt.Device, ClockMHz: pt.ClockMHz,
-			Design: flow.Design{Sources: rtl, Include: s.IncludeDirs(d), Top: top, Parameters: params}})
+			Design:     flow.Design{Sources: rtl, Include: s.IncludeDirs(d), Top: top, Parameters: params},
+			DesignName: d.Name, RTLHash: rtlHash})
 	}
 	return out, nil
 }
@@ -226,9 +232,10 @@ func RunBuild(ctx context.Context, opts *Options) error {
 	errOut := f.IO.ErrOut
 	fmt.Fprintf(errOut, "build: %s, seeds %s, runner %s, %d jobs, stop when %s\n", strings.Join(opts.Targets, ", "), seedList(opts.Seeds),
 		backend.Kind(), jobs, opts.StopWhen)
+	head := gitinfo.Read(ctx, s.Root)
 	b, runErr := run.Run(ctx, run.Options{
 		Store: st, Targets: targets, Seeds: opts.Seeds, Jobs: jobs, StopWhen: opts.StopWhen,
-		Commit: gitCommit(ctx, s.Root), Owner: owner(), Dir: st.Dir, Backend: backend,
+		Commit: head.Commit, Dirty: head.Dirty, Owner: owner(), Dir: st.Dir, Backend: backend,
 		NetlistCache: filepath.Join(s.WorkPath(), "netlists"),
 		Progress:     func(r record.SeedResult) { fmt.Fprintln(errOut, progressLine(r)) },
 	})
@@ -294,16 +301,6 @@ func seedList(seeds []int) string {
 	return strings.Join(parts, ",")
 }
 
-func gitCommit(ctx context.Context, root string) string {
-	cmd := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func owner() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
@@ -318,17 +315,9 @@ func num(v *float64, format string) string {
 	return fmt.Sprintf(format, *v)
 }
 
-// shortCommit is the commit as tables show it: 12 hex digits, or "-".
-func shortCommit(commit string) string {
-	if commit == "" {
-		return "-"
-	}
-	return commit[:min(len(commit), 12)]
-}
-
 // printBuild writes the summary table of a build.
 func printBuild(w io.Writer, b *record.Build) {
-	fmt.Fprintf(w, "build %s  %s  commit %s  stop-when %s\n", b.ID, b.Status, shortCommit(b.Commit), b.StopWhen)
+	fmt.Fprintf(w, "build %s  %s  commit %s  stop-when %s\n", b.ID, b.Status, gitinfo.Head{Commit: b.Commit, Dirty: b.Dirty}.Short(), b.StopWhen)
 	bests := map[string]record.SeedResult{}
 	for _, t := range b.Targets {
 		if best, ok := b.Best(t); ok {
@@ -403,7 +392,7 @@ first, its running seeds lost.`,
 						}
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\n", b.ID, b.Status, b.CreatedAt.Local().Format("2006-01-02 15:04"),
-						shortCommit(b.Commit), strings.Join(b.Targets, ","), len(b.Seeds), met, len(b.Results))
+						gitinfo.Head{Commit: b.Commit, Dirty: b.Dirty}.Short(), strings.Join(b.Targets, ","), len(b.Seeds), met, len(b.Results))
 				}
 				tw.Flush()
 			}

@@ -13,6 +13,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// defaultScenarioDir is the suite's directory, relative to the project.
+const defaultScenarioDir = "tests/scenarios"
+
 // FunctionalOptions of `fpgactl test functional`.
 type FunctionalOptions struct {
 	Factory   *cmdutil.Factory
@@ -65,7 +68,7 @@ Failed scenarios leave diff.txt and mismatches.pcap under
 	fl := cmd.Flags()
 	fl.IntSliceVar(&opts.Widths, "width", nil, "run only these data widths (64, 512)")
 	fl.StringSliceVar(&opts.Scenarios, "scenario", nil, "run only these scenarios (names of tests/scenarios/*.yaml)")
-	fl.StringVar(&opts.Dir, "dir", "tests/scenarios", "scenario directory, relative to the project")
+	fl.StringVar(&opts.Dir, "dir", defaultScenarioDir, "scenario directory, relative to the project")
 	fl.IntVarP(&opts.Jobs, "jobs", "j", 0, "simulated boards at once (default: number of CPU cores)")
 	fl.StringVar(&opts.JUnit, "junit", "", "JUnit XML report path (default: <work_dir>/reports/functional.xml)")
 	return cmd
@@ -116,6 +119,12 @@ func RunFunctional(ctx context.Context, opts *FunctionalOptions) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Only a run of the whole suite is a verdict a release can rely on.
+	if len(opts.Scenarios) == 0 && opts.Dir == defaultScenarioDir {
+		if err := env.RecordResults(ctx, res, "fpgactl test functional"); err != nil {
+			return err
+		}
 	}
 	junitPath := opts.JUnit
 	if junitPath == "" {
