@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/internal/yamlnode"
 )
 
@@ -78,14 +79,37 @@ func decode(file string, data []byte) (*Settings, error) {
 		"store": func(n *yaml.Node, f string) error {
 			return d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
 				"path": func(n *yaml.Node, f string) (err error) { s.Store.Path, err = d.Path(n, f); return },
+				"swift": func(n *yaml.Node, f string) error {
+					sw := &Swift{}
+					err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+						"cloud":     func(n *yaml.Node, f string) (err error) { sw.Cloud, err = d.Str(n, f); return },
+						"container": func(n *yaml.Node, f string) (err error) { sw.Container, err = d.ident(n, f); return },
+					})
+					if err == nil && sw.Container == "" {
+						err = d.Errorf(n, f+".container", "required: the Swift container that holds releases")
+					}
+					s.Store.Swift = sw
+					return err
+				},
 			})
 		},
+		"release": func(n *yaml.Node, f string) error {
+			return d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+				"signing_key":   func(n *yaml.Node, f string) (err error) { s.Release.SigningKey, err = d.Path(n, f); return },
+				"public_key":    func(n *yaml.Node, f string) (err error) { s.Release.PublicKey, err = d.Path(n, f); return },
+				"require_board": func(n *yaml.Node, f string) (err error) { s.Release.RequireBoard, err = d.Bool(n, f); return },
+			})
+		},
+		"ci": func(n *yaml.Node, f string) (err error) { s.CI, err = d.ci(n, f); return },
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.Store.Path == "" {
 		s.Store.Path = strings.TrimSuffix(s.WorkDir, "/") + "/store"
+	}
+	if s.Release.PublicKey == "" {
+		s.Release.PublicKey = "release/release.pub"
 	}
 	if len(s.Designs) == 0 {
 		return nil, d.Errorf(root, "designs", "at least one design is needed (see docs/settings.md)")
@@ -132,7 +156,83 @@ func decode(file string, data []byte) (*Settings, error) {
 			}
 		}
 	}
+	if b := s.CI.Build; b != nil && !tnames[b.Target] {
+		return nil, &Error{File: file, Line: b.Line, Field: "ci.build.target", Msg: fmt.Sprintf("no target named %q (targets: %s)", b.Target, strings.Join(targetNames(s), ", "))}
+	}
 	return s, nil
+}
+
+func targetNames(s *Settings) []string {
+	out := make([]string, len(s.Targets))
+	for i, t := range s.Targets {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// ci decodes the ci: section.
+func (d *decoder) ci(n *yaml.Node, f string) (CI, error) {
+	var c CI
+	err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+		"build": func(n *yaml.Node, f string) error {
+			b := &CIBuild{Line: n.Line, Seeds: "1", Runner: "local"}
+			c.Build = b
+			err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+				"target": func(n *yaml.Node, f string) (err error) { b.Target, err = d.ident(n, f); return },
+				"seeds": func(n *yaml.Node, f string) error {
+					v, err := d.Str(n, f)
+					if err != nil {
+						return err
+					}
+					if _, err := record.ParseSeeds(v); err != nil {
+						return d.Errorf(n, f, "%v", err)
+					}
+					b.Seeds = v
+					return nil
+				},
+				"runner": func(n *yaml.Node, f string) error {
+					v, err := d.Str(n, f)
+					if err != nil {
+						return err
+					}
+					if !slices.Contains([]string{"local", "ssh", "openstack"}, v) {
+						return d.Errorf(n, f, "%q is not a runner (local, ssh or openstack)", v)
+					}
+					b.Runner = v
+					return nil
+				},
+			})
+			if err == nil && b.Target == "" {
+				err = d.Errorf(n, f+".target", "required: the build target (a name under targets:)")
+			}
+			return err
+		},
+		"board": func(n *yaml.Node, f string) error {
+			b := &CIBoard{Line: n.Line}
+			c.Board = b
+			err := d.Mapping(n, f, map[string]func(*yaml.Node, string) error{
+				"board":   func(n *yaml.Node, f string) (err error) { b.Board, err = d.Str(n, f); return },
+				"tag":     func(n *yaml.Node, f string) (err error) { b.Tag, err = d.Str(n, f); return },
+				"rules":   func(n *yaml.Node, f string) (err error) { b.Rules, err = d.Path(n, f); return },
+				"profile": func(n *yaml.Node, f string) (err error) { b.Profile, err = d.Str(n, f); return },
+				"pcap":    func(n *yaml.Node, f string) (err error) { b.Pcap, err = d.Path(n, f); return },
+			})
+			switch {
+			case err != nil:
+			case (b.Board == "") == (b.Tag == ""):
+				err = d.Errorf(n, f, "give exactly one of board: or tag:")
+			case b.Rules == "":
+				err = d.Errorf(n, f+".rules", "required: the rules file the board is tested with")
+			case (b.Profile == "") == (b.Pcap == ""):
+				err = d.Errorf(n, f, "give exactly one of profile: or pcap: (the traffic)")
+			}
+			return err
+		},
+	})
+	if err == nil && c.Board != nil && c.Build == nil {
+		err = d.Errorf(n, f+".board", "needs ci.build: the on-board test runs the build's best bitstream")
+	}
+	return c, err
 }
 
 // chiselCovers checks that a parameter value the design is built with is

@@ -37,6 +37,8 @@ type Settings struct {
 	Runners Runners
 	Lab     Lab
 	Store   Store
+	Release Release
+	CI      CI
 	// WorkDir holds caches and reports (default .fpgactl), relative to Root unless absolute.
 	WorkDir string
 }
@@ -145,9 +147,57 @@ type Lab struct {
 	URL string
 }
 
-// Store is where build artifacts and releases are kept.
+// Store is where build artifacts and releases are kept: a local directory
+// (Path, the default) or, when Swift is set, an OpenStack Swift container.
 type Store struct {
-	Path string
+	Path  string
+	Swift *Swift
+}
+
+// Swift is an object-storage container of an OpenStack cloud.
+type Swift struct {
+	Cloud     string // an entry of clouds.yaml; empty means $OS_CLOUD
+	Container string
+}
+
+// Release says how releases are signed and what they require.
+type Release struct {
+	// SigningKey is the ed25519 private key (PKCS#8 PEM) that signs
+	// manifests; empty means $FPGACTL_RELEASE_KEY, else
+	// ~/.config/fpgactl/release-key.
+	SigningKey string
+	// PublicKey is the public key (PKIX PEM) that verifies them, kept in the
+	// repository; default release/release.pub.
+	PublicKey string
+	// RequireBoard refuses a release whose bitstream has no passing
+	// on-board result in the lab service.
+	RequireBoard bool
+}
+
+// CI is what `fpgactl ci` runs besides lint, unit and functional tests.
+type CI struct {
+	// Build, when set, adds a place-and-route step of one target.
+	Build *CIBuild
+	// Board, when set, adds an on-board test of the build's best bitstream.
+	Board *CIBoard
+}
+
+// CIBuild is the build step of `fpgactl ci`.
+type CIBuild struct {
+	Target string
+	Seeds  string // as --seeds takes them: 1-4, 1,5,9
+	Runner string // local (default), ssh or openstack
+	Line   int
+}
+
+// CIBoard is the on-board step of `fpgactl ci`.
+type CIBoard struct {
+	Board   string // a board name, or
+	Tag     string // a tag any matching board has
+	Rules   string // rules file, relative to the project
+	Profile string // traffic profile (or Pcap)
+	Pcap    string
+	Line    int
 }
 
 // ErrNotFound is returned by Find when no settings file exists upward.

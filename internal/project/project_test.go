@@ -83,7 +83,7 @@ func TestRepoSettingsLoad(t *testing.T) {
 func TestParseBad(t *testing.T) {
 	base := "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n"
 	cases := []struct{ name, yaml, want string }{
-		{"unknown top key", base + "colour: red\n", "f.yaml:6: colour: unknown key (allowed here: designs, lab, runners, store, targets, work_dir)"},
+		{"unknown top key", base + "colour: red\n", "f.yaml:6: colour: unknown key (allowed here: ci, designs, lab, release, runners, store, targets, work_dir)"},
 		{"unknown design key", "designs:\n  - name: d\n    topp: d\n", "f.yaml:3: designs[0].topp: unknown key"},
 		{"bad width", "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64, 128]\n", "f.yaml:5: designs[0].widths[1]: width 128 is not supported (use 64, 512)"},
 		{"width not int", "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [wide]\n", `designs[0].widths[0]: expected an integer, found the value "wide"`},
@@ -103,6 +103,13 @@ func TestParseBad(t *testing.T) {
 		{"param negative", "designs:\n  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n    parameters: {N: 0}\n", "designs[0].parameters.N: must be a positive integer"},
 		{"dup design", base + "  - name: d\n    top: d\n    rtl: [a.sv]\n    widths: [64]\n", `f.yaml:6: designs[1].name: design "d" is defined twice`},
 		{"syntax", "designs: [\n", "f.yaml: not valid YAML"},
+		{"swift container", base + "store:\n  swift: {cloud: c}\n", "f.yaml:7: store.swift.container: required"},
+		{"require_board", base + "release:\n  require_board: yes please\n", `f.yaml:7: release.require_board: expected true or false`},
+		{"ci target", base + "ci:\n  build: {target: nope}\n", `f.yaml:7: ci.build.target: no target named "nope"`},
+		{"ci seeds", base + "targets:\n  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64}\nci:\n  build: {target: t, seeds: 3-1}\n", "f.yaml:9: ci.build.seeds:"},
+		{"ci runner", base + "targets:\n  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64}\nci:\n  build: {target: t, runner: cloud}\n", `ci.build.runner: "cloud" is not a runner`},
+		{"ci board alone", base + "ci:\n  board: {tag: 10G, rules: r.yaml, profile: imix}\n", "ci.board: needs ci.build"},
+		{"ci board traffic", base + "targets:\n  - {name: t, flow: open, device: x, clock_mhz: 100, width: 64}\nci:\n  build: {target: t}\n  board: {tag: 10G, rules: r.yaml}\n", "ci.board: give exactly one of profile: or pcap:"},
 		{"empty", "", "file is empty"},
 		{"designs not list", "designs: 3\n", "f.yaml:1: designs: expected a list"},
 		{"chisel no project", base + "    chisel:\n      - modules: [m]\n", "f.yaml:7: designs[0].chisel[0].project: required"},

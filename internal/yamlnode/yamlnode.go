@@ -194,3 +194,15 @@ func (d *Decoder) Int(n *yaml.Node, field string) (int, error) {
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// Bool is a YAML boolean (tag !!bool: true, false).
+func (d *Decoder) Bool(n *yaml.Node, field string) (bool, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return false, d.Errorf(n, field, "expected true or false, found %s", KindName(n))
+	}
+	v, err := strconv.ParseBool(n.Value)
+	if err != nil {
+		return false, d.Errorf(n, field, "%q is not true or false", n.Value)
+	}
+	return v, nil
+}
