@@ -136,6 +136,7 @@ type TargetInput struct {
 	RTLHash    string         `json:"rtl_hash"`
 	Device     string         `json:"device,omitempty"`
 	Flow       string         `json:"flow,omitempty"`
+	Width      int            `json:"width,omitempty"` // data width in bits
 	ClockMHz   float64        `json:"clock_mhz,omitempty"`
 	Parameters map[string]int `json:"parameters,omitempty"`
 }

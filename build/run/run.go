@@ -46,6 +46,7 @@ type Target struct {
 	// release can find the tests that ran on the same sources.
 	DesignName string
 	RTLHash    string
+	Width      int
 }
 
 // Options of a local build.
@@ -100,7 +101,7 @@ func Run(ctx context.Context, o Options) (*record.Build, error) {
 				b.Inputs = map[string]record.TargetInput{}
 			}
 			b.Inputs[t.Name] = record.TargetInput{Design: t.DesignName, RTLHash: t.RTLHash, Device: t.Device,
-				Flow: t.Flow, ClockMHz: t.ClockMHz, Parameters: t.Design.Parameters}
+				Flow: t.Flow, Width: t.Width, ClockMHz: t.ClockMHz, Parameters: t.Design.Parameters}
 		}
 		if t.Flow == FlowOpen {
 			d, err := flow.ParseECP5Device(t.Device)

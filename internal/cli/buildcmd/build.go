@@ -204,7 +204,7 @@ func Targets(s *project.Settings, names []string) ([]run.Target, error) {
 		}
 		out = append(out, run.Target{Name: pt.Name, Flow: pt.Flow, Device: pt.Device, ClockMHz: pt.ClockMHz,
 			Design:     flow.Design{Sources: rtl, Include: s.IncludeDirs(d), Top: top, Parameters: params},
-			DesignName: d.Name, RTLHash: rtlHash})
+			DesignName: d.Name, RTLHash: rtlHash, Width: pt.Width})
 	}
 	return out, nil
 }
