@@ -43,7 +43,7 @@ deps:
 
 # Always rebuilt; the Go build cache makes it cheap.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fpgactl
+	$(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fpgactl
 
 gotest:
 	$(GO) vet ./...

@@ -27,6 +27,9 @@ const (
 	StatusError = "error" // the scenario could not be run
 )
 
+// ScenarioDir is the functional suite's directory, relative to the project.
+const ScenarioDir = "tests/scenarios"
+
 // FunctionalOptions configure RunFunctional.
 type FunctionalOptions struct {
 	Scenarios []*scenario.Scenario

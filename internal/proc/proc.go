@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,23 +20,62 @@ import (
 // the program could not be started.
 // env, when not nil, replaces the inherited environment.
 func Run(ctx context.Context, name string, args []string, dir string, env []string, w io.Writer, timeout time.Duration) (code int, timedOut bool, err error) {
+	return Start(ctx, Options{Name: name, Args: args, Dir: dir, Env: env, Stdout: w, Stderr: w, Timeout: timeout})
+}
+
+// Options of Start.
+type Options struct {
+	Name   string
+	Args   []string
+	Dir    string
+	Env    []string // nil: inherited
+	Stdout io.Writer
+	Stderr io.Writer
+	// Timeout bounds the run (0: none).
+	Timeout time.Duration
+	// Grace, when set, makes cancellation send SIGTERM to the process group
+	// first and SIGKILL only after Grace: for a program that must clean up
+	// (an fpgactl releasing a lab board). Zero kills at once.
+	Grace time.Duration
+}
+
+// Start is Run with separate output streams and a grace period.
+func Start(ctx context.Context, o Options) (code int, timedOut bool, err error) {
 	runCtx := ctx
-	if timeout > 0 {
+	if o.Timeout > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, timeout)
+		runCtx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(runCtx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdout = w
-	cmd.Stderr = w
+	cmd := exec.CommandContext(runCtx, o.Name, o.Args...)
+	cmd.Dir = o.Dir
+	cmd.Env = o.Env
+	cmd.Stdout = o.Stdout
+	cmd.Stderr = o.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The delayed kill must not outlive the process: its group ID could be
+	// reused.
+	var killMu sync.Mutex
+	var kill *time.Timer
 	cmd.Cancel = func() error {
 		// Negative pid: the whole process group.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if o.Grace <= 0 {
+			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		pgid := cmd.Process.Pid
+		killMu.Lock()
+		kill = time.AfterFunc(o.Grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		killMu.Unlock()
+		return syscall.Kill(-pgid, syscall.SIGTERM)
 	}
-	cmd.WaitDelay = 5 * time.Second
+	defer func() {
+		killMu.Lock()
+		if kill != nil {
+			kill.Stop()
+		}
+		killMu.Unlock()
+	}()
+	cmd.WaitDelay = 5*time.Second + o.Grace
 	if err := cmd.Start(); err != nil {
 		return -1, false, err
 	}

@@ -224,7 +224,7 @@ func RunBuild(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	backend, jobs, closeBackend, err := newBackend(ctx, s, opts, len(targets)*len(opts.Seeds))
+	backend, jobs, closeBackend, err := NewRunner(ctx, s, opts.Runner, opts.Jobs, len(targets)*len(opts.Seeds), f.NumCPU)
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// newBackend makes the runner --runner names from the project settings and
-// says how many seeds run at once; seeds is the number of seeds to run.
-func newBackend(ctx context.Context, s *project.Settings, opts *Options, seeds int) (run.Backend, int, func() error, error) {
+// NewRunner makes the runner named runner (local, ssh, openstack) from the
+// project settings and says how many jobs run at once (jobs, or the
+// runner's setting, or one per job for openstack, or one per core); n is
+// the number of jobs to run. Close deletes what the runner leaves (cloud
+// key pairs). `fpgactl ci --shard` uses the same runners.
+func NewRunner(ctx context.Context, s *project.Settings, runner string, jobs, n int, numCPU func() int) (r run.Backend, slots int, close func() error, err error) {
 	noop := func() error { return nil }
-	jobs := opts.Jobs
-	switch opts.Runner {
+	switch runner {
 	case "ssh":
 		hosts, err := SSHHosts(s)
 		if err != nil {
@@ -52,15 +54,15 @@ func newBackend(ctx context.Context, s *project.Settings, opts *Options, seeds i
 			jobs = s.Runners.OpenStack.Jobs
 		}
 		if jobs == 0 {
-			jobs = seeds // one server per seed, all at once
+			jobs = n // one server per job, all at once
 		}
 		return r, jobs, r.Close, nil
 	}
 	if jobs == 0 {
 		jobs = s.Runners.Local.Jobs
 	}
-	if jobs == 0 && opts.Factory.NumCPU != nil {
-		jobs = opts.Factory.NumCPU()
+	if jobs == 0 && numCPU != nil {
+		jobs = numCPU()
 	}
 	return run.Local{}, jobs, noop, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/boardcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/buildcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/chiselcmd"
+	"github.com/fpgactl/fpgactl/internal/cli/cicmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/labcmd"
@@ -80,6 +81,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(boardcmd.NewCmdBoard(f))
 	cmd.AddCommand(buildcmd.NewCmdBuild(f, nil))
 	cmd.AddCommand(labcmd.NewCmdLab(f))
+	cmd.AddCommand(cicmd.NewCmdCI(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}

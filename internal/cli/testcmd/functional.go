@@ -13,9 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// defaultScenarioDir is the suite's directory, relative to the project.
-const defaultScenarioDir = "tests/scenarios"
-
 // FunctionalOptions of `fpgactl test functional`.
 type FunctionalOptions struct {
 	Factory   *cmdutil.Factory
@@ -68,7 +65,7 @@ Failed scenarios leave diff.txt and mismatches.pcap under
 	fl := cmd.Flags()
 	fl.IntSliceVar(&opts.Widths, "width", nil, "run only these data widths (64, 512)")
 	fl.StringSliceVar(&opts.Scenarios, "scenario", nil, "run only these scenarios (names of tests/scenarios/*.yaml)")
-	fl.StringVar(&opts.Dir, "dir", defaultScenarioDir, "scenario directory, relative to the project")
+	fl.StringVar(&opts.Dir, "dir", harness.ScenarioDir, "scenario directory, relative to the project")
 	fl.IntVarP(&opts.Jobs, "jobs", "j", 0, "simulated boards at once (default: number of CPU cores)")
 	fl.StringVar(&opts.JUnit, "junit", "", "JUnit XML report path (default: <work_dir>/reports/functional.xml)")
 	return cmd
@@ -121,7 +118,7 @@ func RunFunctional(ctx context.Context, opts *FunctionalOptions) error {
 		return err
 	}
 	// Only a run of the whole suite is a verdict a release can rely on.
-	if len(opts.Scenarios) == 0 && opts.Dir == defaultScenarioDir {
+	if len(opts.Scenarios) == 0 && opts.Dir == harness.ScenarioDir {
 		if err := env.RecordResults(ctx, res, "fpgactl test functional"); err != nil {
 			return err
 		}

@@ -108,30 +108,6 @@ A failing case is run again with +trace=FILE.fst and the waveform is kept under
 	return cmd
 }
 
-// Designs converts project settings into the runner's view of the designs.
-func Designs(s *project.Settings) ([]unittest.Design, error) {
-	var out []unittest.Design
-	for i := range s.Designs {
-		d := &s.Designs[i]
-		rtl, err := s.RTLFiles(d)
-		if err != nil {
-			return nil, err
-		}
-		tbs, err := s.TestbenchFiles(d)
-		if err != nil {
-			return nil, err
-		}
-		// Sources only testbenches see (reference models) build with every testbench.
-		tbSrc, err := s.TBSourceFiles(d)
-		if err != nil {
-			return nil, err
-		}
-		rtl = append(rtl, tbSrc...)
-		out = append(out, unittest.Design{Name: d.Name, RTL: rtl, Include: s.IncludeDirs(d), Testbenches: tbs, Widths: d.Widths, Parameters: d.Parameters, ExtraFlags: d.UnitFlags})
-	}
-	return out, nil
-}
-
 // JSONReport is what --output json prints.
 type JSONReport struct {
 	Passed       int                   `json:"passed"`
@@ -169,7 +145,7 @@ func RunUnit(ctx context.Context, opts *UnitOptions) error {
 			return err
 		}
 	}
-	designs, err := Designs(s)
+	designs, err := unittest.DesignsOf(s)
 	if err != nil {
 		return err
 	}
