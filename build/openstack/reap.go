@@ -35,6 +35,7 @@ type Reaped struct {
 	Build   string `json:"build"`
 	Target  string `json:"target,omitempty"`
 	Seed    string `json:"seed,omitempty"`
+	Job     string `json:"job,omitempty"`
 	Deleted bool   `json:"deleted"`
 	Error   string `json:"error,omitempty"`
 }
@@ -72,7 +73,7 @@ func Reap(ctx context.Context, c *gophercloud.ServiceClient, o ReapOptions) ([]R
 		if !slices.ContainsFunc(first, func(f servers.Server) bool { return f.ID == s.ID }) {
 			continue // new since the first pass: next time
 		}
-		rp := Reaped{ID: s.ID, Name: s.Name, Build: s.Metadata[MetaBuild], Target: s.Metadata[MetaTarget], Seed: s.Metadata[MetaSeed]}
+		rp := Reaped{ID: s.ID, Name: s.Name, Build: s.Metadata[MetaBuild], Target: s.Metadata[MetaTarget], Seed: s.Metadata[MetaSeed], Job: s.Metadata[MetaJob]}
 		builds[rp.Build] = true
 		if !o.DryRun {
 			if err := deleteServer(ctx, c, s.ID, o.Poll, o.Logf); err != nil {

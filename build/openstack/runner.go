@@ -1,5 +1,5 @@
 // Package openstack is fpgactl's OpenStack build runner: one server per
-// seed, booted on demand through gophercloud v2, reached over SSH once
+// seed (or per command job: run.CommandRunner), booted on demand through gophercloud v2, reached over SSH once
 // ACTIVE, deleted on every exit path; and the reaper that deletes servers
 // of builds that are no longer running.
 //
@@ -7,7 +7,8 @@
 // (fpgactl_build, fpgactl_target, fpgactl_seed, fpgactl_owner,
 // fpgactl_commit) and tags (fpgactl, fpgactl-build-<build>) that name the
 // build, so that a reaper, or a person with the openstack CLI, can tell what
-// each server is for.
+// each server is for. A command job's server is named
+// fpgactl-<build>-<job> and has fpgactl_job instead of target and seed.
 //
 // Host keys: fpgactl generates each server's SSH host key and hands it to
 // cloud-init in the user-data (cloud-config ssh_keys), then accepts only that
@@ -50,6 +51,9 @@ const (
 	MetaSeed   = "fpgactl_seed"
 	MetaOwner  = "fpgactl_owner"
 	MetaCommit = "fpgactl_commit"
+	// MetaJob names the command job (run.CommandJob.Name) a server runs;
+	// such servers have no target or seed.
+	MetaJob = "fpgactl_job"
 	// MetaSSHPort, when an image sets it, is the port its sshd listens on
 	// (22 otherwise). The API double uses it: its servers share 127.0.0.1.
 	MetaSSHPort = "ssh_port"
@@ -277,21 +281,74 @@ func (r *Runner) keyPair(ctx context.Context, buildID string) (string, error) {
 // deletes the server, whatever happens.
 func (r *Runner) PlaceAndRoute(ctx context.Context, j run.SeedJob) (res flow.PnRResult, err error) {
 	res = flow.ResultIn(j.Dir)
-	key, err := r.keyPair(ctx, j.BuildID)
+	spec := serverSpec{buildID: j.BuildID, name: j.Name(), log: j.Log, instance: j.Instance,
+		metadata: map[string]string{MetaBuild: j.BuildID, MetaTarget: j.Target, MetaSeed: strconv.Itoa(j.Seed),
+			MetaOwner: j.Owner, MetaCommit: j.Commit}}
+	err = r.onServer(ctx, spec, func(_ *servers.Server, connect run.Connector) error {
+		var err error
+		seedDir := path.Join(r.o.RemoteDir, fmt.Sprintf("seed-%d", j.Seed))
+		res, err = run.RemoteSeed{Connect: connect, Dir: seedDir, Netlist: path.Join(r.o.RemoteDir, "netlist.json"),
+			UploadNetlist: true, Tools: r.o.Tools, Job: j}.Run(ctx)
+		return err
+	})
+	return res, err
+}
+
+// RunCommand boots a server for the command job (fpgactl-<build>-<name>,
+// tagged and with metadata as a seed's, plus fpgactl_job), runs the job
+// there over SSH as the SSH runner does, and deletes the server, whatever
+// happens. CommandResult.Where is the server's ID.
+func (r *Runner) RunCommand(ctx context.Context, j run.CommandJob) (res run.CommandResult, err error) {
+	if err := j.Check(); err != nil {
+		return res, err // before a server is booted for nothing
+	}
+	if j.Log == nil {
+		j.Log = io.Discard
+	}
+	spec := serverSpec{buildID: j.BuildID, name: namePrefix + j.BuildID + "-" + j.Name, log: j.Log, instance: j.Instance,
+		metadata: map[string]string{MetaBuild: j.BuildID, MetaJob: j.Name, MetaOwner: j.Owner, MetaCommit: j.Commit}}
+	err = r.onServer(ctx, spec, func(srv *servers.Server, connect run.Connector) error {
+		var err error
+		res, err = run.RemoteCommand{Connect: connect, Dir: path.Join(r.o.RemoteDir, "job"),
+			Executable: path.Join(r.o.RemoteDir, "bin", "fpgactl"), UploadExecutable: true, Job: j}.Run(ctx)
+		res.Where = srv.ID
+		return err
+	})
+	return res, err
+}
+
+var _ run.CommandRunner = (*Runner)(nil)
+
+// serverSpec is a server to boot for one seed or command job.
+type serverSpec struct {
+	buildID, name string
+	metadata      map[string]string
+	log           io.Writer
+	instance      func(string) // told the server's ID once it exists; may be nil
+}
+
+// onServer is the lifecycle of every server the runner boots: create it
+// (named, tagged and with metadata for its build, its host key pinned
+// through cloud-init), wait until it is ACTIVE, dial it, hand work a
+// Connector to it, and delete it on every exit path.
+func (r *Runner) onServer(ctx context.Context, spec serverSpec, work func(*servers.Server, run.Connector) error) (err error) {
+	key, err := r.keyPair(ctx, spec.buildID)
 	if err != nil {
-		return res, err
+		return err
 	}
 	hostKey, userData, err := hostKeyUserData(r.o.UserData)
 	if err != nil {
-		return res, err
+		return err
 	}
 	logf := func(format string, args ...any) {
-		fmt.Fprintf(j.Log, "fpgactl %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		fmt.Fprintf(spec.log, "fpgactl %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
-	srv, err := r.create(ctx, j, key, userData, logf)
+	srv, err := r.create(ctx, spec, key, userData, logf)
 	if srv != nil {
 		id := srv.ID
-		j.Instance(id)
+		if spec.instance != nil {
+			spec.instance(id)
+		}
 		defer func() {
 			if derr := r.Delete(id, logf); derr != nil {
 				err = errors.Join(err, derr)
@@ -299,20 +356,20 @@ func (r *Runner) PlaceAndRoute(ctx context.Context, j run.SeedJob) (res flow.PnR
 		}()
 	}
 	if err != nil {
-		return res, err
+		return err
 	}
 	bootCtx, cancel := context.WithTimeout(ctx, r.o.BootTimeout)
 	defer cancel()
 	srv, err = r.waitActive(bootCtx, srv.ID, logf)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return ctx.Err()
 		}
-		return res, err
+		return err
 	}
 	addr, err := sshAddress(srv)
 	if err != nil {
-		return res, err
+		return err
 	}
 	logf("server %s (%s) is ACTIVE at %s; connecting", srv.Name, srv.ID, addr)
 	dial := func(ctx context.Context) (*sshx.Client, error) {
@@ -323,9 +380,9 @@ func (r *Runner) PlaceAndRoute(ctx context.Context, j run.SeedJob) (res flow.PnR
 	first, err := dialUntil(bootCtx, dial, r.o.Poll)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return ctx.Err()
 		}
-		return res, fmt.Errorf("server %s is ACTIVE but SSH to %s did not answer within the boot timeout %v: %w", srv.Name, addr, r.o.BootTimeout, err)
+		return fmt.Errorf("server %s is ACTIVE but SSH to %s did not answer within the boot timeout %v: %w", srv.Name, addr, r.o.BootTimeout, err)
 	}
 	connect := func(ctx context.Context) (*sshx.Client, error) {
 		if c := first; c != nil {
@@ -334,9 +391,7 @@ func (r *Runner) PlaceAndRoute(ctx context.Context, j run.SeedJob) (res flow.PnR
 		}
 		return dial(ctx)
 	}
-	seedDir := path.Join(r.o.RemoteDir, fmt.Sprintf("seed-%d", j.Seed))
-	return run.RemoteSeed{Connect: connect, Dir: seedDir, Netlist: path.Join(r.o.RemoteDir, "netlist.json"),
-		UploadNetlist: true, Tools: r.o.Tools, Job: j}.Run(ctx)
+	return work(srv, connect)
 }
 
 func dialUntil(ctx context.Context, dial run.Connector, every time.Duration) (*sshx.Client, error) {
@@ -369,17 +424,16 @@ func (r *Runner) track(id, name string) {
 	}
 }
 
-// create creates the seed's server, waiting out quota and rate limits. A
-// create that failed with a server error may still have made the server,
-// so before retrying it looks for one with the seed's name.
-func (r *Runner) create(ctx context.Context, j run.SeedJob, key string, userData []byte, logf func(string, ...any)) (*servers.Server, error) {
-	name := j.Name()
+// create creates a seed's or job's server, waiting out quota and rate
+// limits. A create that failed with a server error may still have made the
+// server, so before retrying it looks for one with the same name.
+func (r *Runner) create(ctx context.Context, spec serverSpec, key string, userData []byte, logf func(string, ...any)) (*servers.Server, error) {
+	name := spec.name
 	opts := servers.CreateOpts{
 		Name: name, FlavorRef: r.flavorID, ImageRef: r.imageID,
 		SecurityGroups: r.o.SecurityGroups, UserData: userData,
-		Metadata: map[string]string{MetaBuild: j.BuildID, MetaTarget: j.Target, MetaSeed: strconv.Itoa(j.Seed),
-			MetaOwner: j.Owner, MetaCommit: j.Commit},
-		Tags: []string{Tag, tagBuild + j.BuildID},
+		Metadata: spec.metadata,
+		Tags:     []string{Tag, tagBuild + spec.buildID},
 	}
 	if r.o.Network == "auto" || r.o.Network == "none" {
 		opts.Networks = r.o.Network

@@ -52,9 +52,12 @@ func (j SeedJob) Name() string {
 	return fmt.Sprintf("fpgactl-%s-%s-s%d", j.BuildID, j.Target, j.Seed)
 }
 
-// Local runs seeds as processes on this machine.
+// Local runs seeds and command jobs as processes on this machine.
 type Local struct {
 	Tools flow.Tools
+	// JobDir is where command jobs get their directories; default
+	// os.TempDir().
+	JobDir string
 }
 
 func (Local) Kind() string { return "local" }

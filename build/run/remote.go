@@ -83,50 +83,23 @@ func (rs RemoteSeed) Run(ctx context.Context) (flow.PnRResult, error) {
 		return res, fmt.Errorf("creating %s on %s: %w", rs.Dir, c.RemoteAddr(), err)
 	}
 	if rs.UploadNetlist {
-		if err := uploadGzip(ctx, c, j.Netlist, rs.Netlist); err != nil {
+		if err := uploadGzip(ctx, c, j.Netlist, rs.Netlist, false); err != nil {
 			return res, err
 		}
 	}
 	steps := flow.PnRSteps(rs.Tools, j.Device, j.ClockMHz, j.Seed, fromDir(rs.Dir, rs.Netlist))
 	script := jobScript(j, steps)
-	if err := c.Upload(ctx, strings.NewReader(script), int64(len(script)), path.Join(rs.Dir, remoteScript), 0o755); err != nil {
-		return res, err
-	}
 	phase := func(p record.Phase) {
 		if j.Phase != nil {
 			j.Phase(p)
 		}
 	}
-	phase(steps[0].Phase)
 	// The script prints a marker before each step so that phases after the
 	// first tool's own are seen in the output too.
 	out := &markerWriter{next: flow.NewPhaseWatcher(j.Log, steps[0].Phase, phase), steps: steps, phase: phase}
-	// out.log exists before the job is launched: the follower takes a
-	// missing one for a job that never started.
-	start := "cd " + sshx.Quote(rs.Dir) + " && rm -f " + remotePID + " " + remoteStatus + " && : > " + remoteOutput + " && " +
-		"( setsid sh " + remoteScript + " >> " + remoteOutput + " 2>&1 < /dev/null & ) && " + followCmd(1)
-	err = follow(ctx, c, start, out)
-	for errors.Is(err, sshx.ErrConnectionLost) && ctx.Err() == nil {
-		fmt.Fprintf(j.Log, "\nfpgactl: SSH connection to %s lost (%v); reconnecting to follow the job\n", c.RemoteAddr(), err)
-		c.Close()
-		// c stays the closed client when reconnecting fails: the deferred
-		// Close and killRemote need one.
-		c2, rerr := reconnect(ctx, rs.Connect, rs.Reconnect)
-		if rerr != nil {
-			err = rerr
-			break
-		}
-		c = c2
-		err = follow(ctx, c, "cd "+sshx.Quote(rs.Dir)+" && "+followCmd(out.n+1), out)
-	}
-	if ctx.Err() != nil {
-		killRemote(c, rs.Connect, rs.Dir, j.Log)
-		return res, ctx.Err()
-	}
-	if err != nil {
-		return res, fmt.Errorf("following the job on the build host: %w", err)
-	}
-	status, err := readStatus(ctx, c, rs.Dir)
+	var status int
+	c, status, err = detachedJob{Connect: rs.Connect, Dir: rs.Dir, Script: script, Reconnect: rs.Reconnect, Log: j.Log,
+		BeforeStart: func() { phase(steps[0].Phase) }}.run(ctx, c, out)
 	if err != nil {
 		return res, err
 	}
@@ -160,6 +133,122 @@ func fromDir(dir, target string) string {
 	return target
 }
 
+// detachedJob is the one implementation of a remote job that outlives its
+// SSH connection, for seeds (RemoteSeed) and command jobs (RemoteCommand):
+// Script is uploaded to Dir/run.sh and started detached (setsid, output to
+// out.log); its output is followed, across reconnects, from the byte
+// reached; its exit status is read from the status file; a cancelled ctx
+// kills its process group. Script must write its process group to pid
+// first and its exit status to status last: detachedScript writes both
+// around a body.
+type detachedJob struct {
+	Connect Connector
+	// Dir is the job's directory on the host; it exists.
+	Dir    string
+	Script string
+	// Reconnect bounds how long a lost connection is retried.
+	Reconnect time.Duration
+	// Log receives fpgactl's notes (reconnects, a job it could not stop).
+	Log io.Writer
+	// BeforeStart, when set, is called once the script is uploaded, just
+	// before the job starts.
+	BeforeStart func()
+}
+
+// run runs the job over c and returns the client in use at the end (a new
+// one after a reconnect, or c closed: the caller closes it either way),
+// and the job's exit status. On cancellation it kills the job and returns
+// ctx.Err().
+func (d detachedJob) run(ctx context.Context, c *sshx.Client, out io.Writer) (*sshx.Client, int, error) {
+	if err := c.Upload(ctx, strings.NewReader(d.Script), int64(len(d.Script)), path.Join(d.Dir, remoteScript), 0o755); err != nil {
+		return c, 0, err
+	}
+	if d.BeforeStart != nil {
+		d.BeforeStart()
+	}
+	cw := &countingWriter{next: out}
+	// out.log exists before the job is launched: the follower takes a
+	// missing one for a job that never started.
+	start := "cd " + sshx.Quote(d.Dir) + " && rm -f " + remotePID + " " + remoteStatus + " && : > " + remoteOutput + " && " +
+		"( setsid sh " + remoteScript + " >> " + remoteOutput + " 2>&1 < /dev/null & ) && " + followCmd(1)
+	started := false
+	c, err := retryLost(ctx, c, d.Connect, d.Reconnect, d.Log, " to follow the job", func(c *sshx.Client) error {
+		cmd := start
+		if started { // resume at the byte reached
+			cmd = "cd " + sshx.Quote(d.Dir) + " && " + followCmd(cw.count()+1)
+		}
+		started = true
+		return follow(ctx, c, cmd, cw)
+	})
+	if ctx.Err() != nil {
+		killRemote(c, d.Connect, d.Dir, d.Log)
+		return c, 0, ctx.Err()
+	}
+	if err != nil {
+		return c, 0, fmt.Errorf("following the job on the build host: %w", err)
+	}
+	var status int
+	c, err = retryLost(ctx, c, d.Connect, d.Reconnect, d.Log, "", func(c *sshx.Client) (err error) {
+		status, err = readStatus(ctx, c, d.Dir)
+		return err
+	})
+	return c, status, err
+}
+
+// detachedScript is a job script: its process group written to pid first,
+// body (which sets $status) in between, the exit status written last.
+func detachedScript(comment, body string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#!/bin/sh\n# %s\n", comment)
+	fmt.Fprintf(&b, "echo $$ > %s.tmp && mv %s.tmp %s\nstatus=0\n", remotePID, remotePID, remotePID)
+	b.WriteString(body)
+	fmt.Fprintf(&b, "echo $status > %s.tmp && mv %s.tmp %s\nexit $status\n", remoteStatus, remoteStatus, remoteStatus)
+	return b.String()
+}
+
+// retryLost runs fn, and runs it again over a new connection each time the
+// connection is lost, reconnecting for up to within each time; fn must be
+// able to start over (or, like the follower, resume). It returns the client
+// in use: a new one after a reconnect, or c closed when reconnecting
+// failed (the caller's Close and killRemote need one). why ends the note
+// written to log on each reconnect.
+func retryLost(ctx context.Context, c *sshx.Client, connect Connector, within time.Duration, log io.Writer, why string, fn func(*sshx.Client) error) (*sshx.Client, error) {
+	err := fn(c)
+	for errors.Is(err, sshx.ErrConnectionLost) && ctx.Err() == nil {
+		fmt.Fprintf(log, "\nfpgactl: SSH connection to %s lost (%v); reconnecting%s\n", c.RemoteAddr(), err, why)
+		c.Close()
+		c2, rerr := reconnect(ctx, connect, within)
+		if rerr != nil {
+			return c, rerr
+		}
+		c = c2
+		err = fn(c)
+	}
+	return c, err
+}
+
+// countingWriter counts the bytes the follower received, to resume after a
+// reconnect.
+type countingWriter struct {
+	mu   sync.Mutex // the session copies stdout and stderr concurrently
+	next io.Writer
+	n    int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += int64(len(p))
+	w.next.Write(p)
+	return len(p), nil
+}
+
+func (w *countingWriter) count() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
 // follow runs the follower until the job ends. Cancelling ctx closes the
 // connection at once (killRemote stops the job over a new one) rather than
 // waiting out the grace a cancelled command gets: a stop rule should free
@@ -189,8 +278,6 @@ func followCmd(from int64) string {
 // each so the follower can tell phases, the exit status written last.
 func jobScript(j SeedJob, steps []flow.Step) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# fpgactl build %s, target %s, seed %d\n", j.BuildID, j.Target, j.Seed)
-	fmt.Fprintf(&b, "echo $$ > %s.tmp && mv %s.tmp %s\nstatus=0\n", remotePID, remotePID, remotePID)
 	for i, st := range steps {
 		words := []string{sshx.Quote(st.Name)}
 		for _, a := range st.Args {
@@ -202,20 +289,17 @@ func jobScript(j SeedJob, steps []flow.Step) string {
 		}
 		fmt.Fprintf(&b, "{ echo %s; %s || status=$?; }\n", sshx.Quote(stepMarker+string(st.Phase)), cmd)
 	}
-	fmt.Fprintf(&b, "echo $status > %s.tmp && mv %s.tmp %s\nexit $status\n", remoteStatus, remoteStatus, remoteStatus)
-	return b.String()
+	return detachedScript(fmt.Sprintf("fpgactl build %s, target %s, seed %d", j.BuildID, j.Target, j.Seed), b.String())
 }
 
 const stepMarker = "fpgactl-step: "
 
-// markerWriter counts the bytes received (to resume after a reconnect),
-// turns step markers into phases and passes the rest on.
+// markerWriter turns step markers into phases and passes the rest on.
 type markerWriter struct {
 	mu      sync.Mutex // the session copies stdout and stderr concurrently
 	next    io.Writer
 	steps   []flow.Step
 	phase   func(record.Phase)
-	n       int64
 	partial []byte
 	seen    int
 }
@@ -223,7 +307,6 @@ type markerWriter struct {
 func (w *markerWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.n += int64(len(p))
 	w.partial = append(w.partial, p...)
 	for {
 		i := bytes.IndexByte(w.partial, '\n')
@@ -322,8 +405,9 @@ func readStatus(ctx context.Context, c *sshx.Client, dir string) (int, error) {
 }
 
 // uploadGzip sends a local file compressed (netlists are tens of MB of
-// JSON that gzip shrinks tenfold) and unpacks it on the host atomically.
-func uploadGzip(ctx context.Context, c *sshx.Client, local, remote string) error {
+// JSON that gzip shrinks tenfold, executables halve) and unpacks it on the
+// host atomically, made executable when executable is set.
+func uploadGzip(ctx context.Context, c *sshx.Client, local, remote string, executable bool) error {
 	f, err := os.Open(local)
 	if err != nil {
 		return err
@@ -343,7 +427,11 @@ func uploadGzip(ctx context.Context, c *sshx.Client, local, remote string) error
 	}()
 	// $$ keeps two fpgactl processes uploading the same file apart.
 	tmp := sshx.Quote(remote+".tmp") + ".$$"
-	cmd := fmt.Sprintf("mkdir -p %s && gzip -dc > %s && mv %s %s", sshx.Quote(path.Dir(remote)), tmp, tmp, sshx.Quote(remote))
+	chmod := ""
+	if executable {
+		chmod = "chmod 755 " + tmp + " && "
+	}
+	cmd := fmt.Sprintf("mkdir -p %s && gzip -dc > %s && %smv %s %s", sshx.Quote(path.Dir(remote)), tmp, chmod, tmp, sshx.Quote(remote))
 	err = c.Run(ctx, cmd, pr, nil, nil)
 	pr.CloseWithError(errors.New("upload ended"))
 	wg.Wait()

@@ -29,8 +29,9 @@ type SSHHost struct {
 	Tools flow.Tools
 }
 
-// SSHHosts runs seeds on build hosts over SSH. A seed waits for a free slot
-// on any host; each host receives a target's netlist once.
+// SSHHosts runs seeds and command jobs on build hosts over SSH. A seed or
+// job waits for a free slot on any host; each host receives a target's
+// netlist, and a command job's executable, once.
 type SSHHosts struct {
 	hosts []*sshHost
 	slots chan *sshHost // one entry per free job slot
@@ -38,8 +39,8 @@ type SSHHosts struct {
 
 type sshHost struct {
 	SSHHost
-	mu       sync.Mutex
-	netlists map[string]*upload // remote netlist path → its upload
+	mu      sync.Mutex
+	uploads map[string]*upload // remote path of a netlist or executable → its upload
 }
 
 type upload struct {
@@ -65,7 +66,7 @@ func NewSSHHosts(hosts []SSHHost) (*SSHHosts, error) {
 			h.Name = h.Dial.Address
 		}
 		total += h.Jobs
-		s.hosts = append(s.hosts, &sshHost{SSHHost: h, netlists: map[string]*upload{}})
+		s.hosts = append(s.hosts, &sshHost{SSHHost: h, uploads: map[string]*upload{}})
 	}
 	s.slots = make(chan *sshHost, total)
 	// Interleave hosts so that a small fan-out spreads over all of them.
@@ -111,16 +112,29 @@ func (s *SSHHosts) PlaceAndRoute(ctx context.Context, j SeedJob) (flow.PnRResult
 // ensureNetlist uploads the target's netlist to the host once (named by its
 // content, so a retried build reuses it) and returns its remote path.
 func (h *sshHost) ensureNetlist(ctx context.Context, connect Connector, j SeedJob) (string, error) {
-	sum, err := fileHash(j.Netlist)
+	return h.ensureUploaded(ctx, connect, j.Netlist, func(sum string) string { return path.Join(h.Dir, "netlists", sum+".json") }, false)
+}
+
+// ensureExecutable uploads a command job's executable to the host once per
+// content hash and returns its remote path.
+func (h *sshHost) ensureExecutable(ctx context.Context, connect Connector, local string) (string, error) {
+	return h.ensureUploaded(ctx, connect, local, func(sum string) string { return path.Join(h.Dir, "bin", sum, "fpgactl") }, true)
+}
+
+// ensureUploaded uploads a local file to the host once, at the remote path
+// named by its content hash (so a later fpgactl process finds it there
+// too), and returns that path. Concurrent callers wait for one upload.
+func (h *sshHost) ensureUploaded(ctx context.Context, connect Connector, local string, remoteName func(sum string) string, executable bool) (string, error) {
+	sum, err := fileHash(local)
 	if err != nil {
 		return "", err
 	}
-	remote := path.Join(h.Dir, "netlists", sum+".json")
+	remote := remoteName(sum)
 	h.mu.Lock()
-	u := h.netlists[remote]
+	u := h.uploads[remote]
 	if u == nil {
 		u = &upload{}
-		h.netlists[remote] = u
+		h.uploads[remote] = u
 	}
 	h.mu.Unlock()
 	u.once.Do(func() {
@@ -137,14 +151,14 @@ func (h *sshHost) ensureNetlist(ctx context.Context, connect Connector, j SeedJo
 		if c.Run(ctx, "test -s "+sshx.Quote(remote), nil, nil, nil) == nil {
 			return // uploaded by an earlier build
 		}
-		u.err = uploadGzip(ctx, c, j.Netlist, remote)
+		u.err = uploadGzip(ctx, c, local, remote, executable)
 	})
 	if u.err != nil {
 		// Let the next seed try again (the connection may be back), unless
 		// another waiter already made way for a new try.
 		h.mu.Lock()
-		if h.netlists[remote] == u {
-			delete(h.netlists, remote)
+		if h.uploads[remote] == u {
+			delete(h.uploads, remote)
 		}
 		h.mu.Unlock()
 	}
