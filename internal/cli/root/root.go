@@ -17,6 +17,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/labcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
+	"github.com/fpgactl/fpgactl/internal/cli/releasecmd"
 	"github.com/fpgactl/fpgactl/internal/cli/replaycmd"
 	"github.com/fpgactl/fpgactl/internal/cli/testcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/versioncmd"
@@ -80,6 +81,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(boardcmd.NewCmdBoard(f))
 	cmd.AddCommand(buildcmd.NewCmdBuild(f, nil))
 	cmd.AddCommand(labcmd.NewCmdLab(f))
+	cmd.AddCommand(releasecmd.NewCmdRelease(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}
