@@ -225,6 +225,8 @@ type Cloud struct {
 	requests  []Request
 	quota     Quota
 
+	containers map[string]*swiftContainer // Swift; see swift.go
+
 	inflight sync.WaitGroup // requests being answered
 }
 

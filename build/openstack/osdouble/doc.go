@@ -11,6 +11,13 @@
 //     os-keypairs and limits, with quota enforcement.
 //   - Glance v2: image list and show, which is what gophercloud looks images
 //     up with (v2 has no compute image proxy).
+//   - Swift (object-store v1, account AUTH_<project id>), kept in memory:
+//     containers (PUT, HEAD, DELETE — 409 while not empty — and listings
+//     with format=json, prefix, marker, end_marker and limit) and objects
+//     (PUT with ETag checked against the body's MD5 — 422 when they differ —
+//     GET, HEAD, DELETE; X-Object-Meta-* kept). [Cloud.Objects],
+//     [Cloud.PutObject] and [Cloud.DeleteObject] see and change them behind a
+//     client's back.
 //
 // Servers move BUILD → ACTIVE after a boot delay. An ACTIVE server is a real
 // SSH endpoint: an in-process golang.org/x/crypto/ssh server on 127.0.0.1 with

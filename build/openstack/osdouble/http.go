@@ -55,6 +55,7 @@ const (
 	svcIdentity service = iota
 	svcCompute
 	svcImage
+	svcObjectStore
 )
 
 // call is what the request wrapper found out before the handler runs.
@@ -102,6 +103,8 @@ func (c *Cloud) registerRoutes() {
 	c.handle(RouteListImages, authenticated, c.listImages)
 	c.handle(RouteGetImage, authenticated, c.getImage)
 
+	c.registerSwift()
+
 	// Every other request: the least specific pattern, not a Route.
 	c.mux.HandleFunc("/", c.unrouted)
 }
@@ -113,6 +116,8 @@ func serviceOf(path string) service {
 		return svcIdentity
 	case strings.HasPrefix(path, "/image/"):
 		return svcImage
+	case strings.HasPrefix(path, "/object-store/"):
+		return svcObjectStore
 	default:
 		return svcCompute
 	}
@@ -148,7 +153,7 @@ func (c *Cloud) unrouted(w http.ResponseWriter, r *http.Request) {
 	} else {
 		writeError(rec, svc, http.StatusNotFound, fmt.Sprintf(
 			"The OpenStack double has no %s. It serves Keystone v3 tokens, Nova servers, tags, flavors, "+
-				"keypairs and limits, and Glance images; the Route* constants list every path.", r.URL.Path))
+				"keypairs and limits, Glance images and Swift objects; the Route* constants list every path.", r.URL.Path))
 	}
 	c.record(r, "", "", rec.status, false)
 }
@@ -314,6 +319,8 @@ func writeError(w http.ResponseWriter, svc service, status int, msg string) {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "%d %s\n\n%s\n", status, http.StatusText(status), msg)
+	case svcObjectStore:
+		writeSwiftError(w, status, msg)
 	default:
 		writeJSON(w, status, map[string]any{novaErrorKey(status): map[string]any{"code": status, "message": msg}})
 	}

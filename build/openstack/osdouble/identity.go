@@ -278,8 +278,7 @@ func (c *Cloud) tokenBody(t *token, withCatalog bool) map[string]any {
 	return body
 }
 
-// catalog lists every service at this server. The object-store entry is
-// there for clients that look Swift up; the double does not serve it yet.
+// catalog lists every service at this server.
 func (c *Cloud) catalog() []any {
 	entry := func(typ, name, url string) map[string]any {
 		var eps []any

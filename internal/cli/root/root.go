@@ -18,6 +18,7 @@ import (
 	"github.com/fpgactl/fpgactl/internal/cli/doctor"
 	"github.com/fpgactl/fpgactl/internal/cli/labcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/lint"
+	"github.com/fpgactl/fpgactl/internal/cli/releasecmd"
 	"github.com/fpgactl/fpgactl/internal/cli/replaycmd"
 	"github.com/fpgactl/fpgactl/internal/cli/testcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/versioncmd"
@@ -82,6 +83,7 @@ directory (see docs/settings.md).`,
 	cmd.AddCommand(buildcmd.NewCmdBuild(f, nil))
 	cmd.AddCommand(labcmd.NewCmdLab(f))
 	cmd.AddCommand(cicmd.NewCmdCI(f, nil))
+	cmd.AddCommand(releasecmd.NewCmdRelease(f, nil))
 	if rules := newCmdRules(); rules != nil {
 		cmd.AddCommand(rules)
 	}
