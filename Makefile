@@ -3,6 +3,10 @@
 #                unit tests, functional scenarios on the simulated board at both widths
 #   make test  - install tools if missing, go vet + go test, lint, unit tests, functional scenarios,
 #                a bounded differential fuzz run (RTL vs golden model), a 4-seed open-flow build
+# Also:
+#   make ansible-test - ansible-lint --profile production on ansible/, then tests/ansible: the simulator,
+#                lab_host and deploy_bitstream roles applied for real to a throwaway Debian 12 host
+#                (debootstrap chroot + its own sshd in a network namespace; root; see ansible/README.md)
 SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/fpgactl
@@ -12,12 +16,14 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # Extra flags for `fpgactl test unit`, e.g. make test UNIT_FLAGS='--width 64'
 UNIT_FLAGS ?=
+# The pinned Ansible venv scripts/install-deps.sh makes.
+ANSIBLE_BIN ?= /opt/fpgactl/ansible/bin
 # Differential fuzzing in `make test`: frames per width, and a seed that is fixed per commit
 # (reproducible) but moves with every commit (explores).
 FUZZ_FRAMES ?= 4000
 FUZZ_SEED   ?= $(shell printf '%d' 0x$$(git rev-parse --short=8 HEAD 2>/dev/null || echo 1))
 
-.PHONY: run test deps build lint unit functional fuzz gotest clean
+.PHONY: run test deps build lint unit functional fuzz gotest ansible-test clean
 
 run: deps build
 	$(BIN) doctor
@@ -61,6 +67,11 @@ functional: build
 
 fuzz: build
 	$(BIN) test fuzz --seed $(FUZZ_SEED) --frames $(FUZZ_FRAMES) --backpressure
+
+# Lint here (its output in full), so the Go test skips its own lint run.
+ansible-test: deps
+	cd ansible && PATH=$(ANSIBLE_BIN):$$PATH ansible-lint --profile production --strict
+	FPGACTL_ANSIBLE_BIN=$(ANSIBLE_BIN) $(GO) test -count=1 -timeout 45m -skip '^TestAnsibleLint$$' ./tests/ansible/
 
 clean:
 	rm -rf bin .fpgactl

@@ -71,3 +71,35 @@ if [[ ${vv%%.*} -lt 5 ]]; then
 fi
 echo "install-deps: verilator $vv, $(iverilog -V 2>&1 | head -n1), $(yosys -V)"
 echo "install-deps: $(java -version 2>&1 | head -n1), $(mvn -v -B 2>/dev/null | head -n1 | sed "s/\x1b\[[0-9;]*m//g")"
+
+# Ansible (ansible/ roles, make ansible-test): pinned from PyPI into a venv, not Debian's
+# ansible 7 / ansible-lint 6.13: ansible 12.3.0 is ansible-core 2.19.14, the newest core that
+# runs on Debian 12's Python 3.11, and ships the collections the roles use (ansible.posix,
+# openstack.cloud), so nothing comes from Galaxy; ansible-lint 26.10.1 has --profile production
+# and --offline. debootstrap makes tests/ansible's throwaway Debian 12 host (cached as a tarball
+# under /var/cache/fpgactl). Idempotent: installs only what is missing or at another version.
+ANSIBLE_VERSION=12.3.0
+ANSIBLE_CORE_VERSION=2.19.14
+ANSIBLE_LINT_VERSION=26.10.1
+ANSIBLE_VENV=/opt/fpgactl/ansible
+ANSIBLE_PYTHON=/usr/bin/python3
+[[ -x $ANSIBLE_PYTHON ]] || ANSIBLE_PYTHON=$(command -v python3)
+ans_need=()
+command -v debootstrap >/dev/null 2>&1 || ans_need+=(debootstrap)
+"$ANSIBLE_PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || ans_need+=(python3-venv)
+if ((${#ans_need[@]})); then
+  echo "install-deps: installing ${ans_need[*]}"
+  ans_sudo=()
+  [[ $(id -u) -eq 0 ]] || ans_sudo=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${ans_sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${ans_sudo[@]}" apt-get install -y -q --no-install-recommends "${ans_need[@]}"
+fi
+ans_have=$("$ANSIBLE_VENV/bin/python" -m pip list --format=freeze --disable-pip-version-check 2>/dev/null || true)
+if ! grep -qx "ansible==$ANSIBLE_VERSION" <<<"$ans_have" || ! grep -qx "ansible-core==$ANSIBLE_CORE_VERSION" <<<"$ans_have" \
+   || ! grep -qx "ansible-lint==$ANSIBLE_LINT_VERSION" <<<"$ans_have"; then
+  echo "install-deps: pip installing ansible==$ANSIBLE_VERSION ansible-core==$ANSIBLE_CORE_VERSION ansible-lint==$ANSIBLE_LINT_VERSION into $ANSIBLE_VENV"
+  [[ -x $ANSIBLE_VENV/bin/python ]] || "$ANSIBLE_PYTHON" -m venv "$ANSIBLE_VENV"
+  "$ANSIBLE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "ansible==$ANSIBLE_VERSION" "ansible-core==$ANSIBLE_CORE_VERSION" "ansible-lint==$ANSIBLE_LINT_VERSION"
+fi
+echo "install-deps: ansible $ANSIBLE_VERSION (core $ANSIBLE_CORE_VERSION), ansible-lint $ANSIBLE_LINT_VERSION in $ANSIBLE_VENV; $(debootstrap --version)"
