@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"io"
 	"io/fs"
@@ -73,6 +74,10 @@ type Manifest struct {
 	Maven      string           `json:"maven"`
 	Command    []string         `json:"command"`
 	Files      []string         `json:"files"` // base names
+	// Sources hashes what the output was made from without the toolchain
+	// (sourcesHash): a machine without Java may use the output when its
+	// sources hash the same.
+	Sources string `json:"sources,omitempty"`
 	Seconds    float64          `json:"seconds"`
 	Created    time.Time        `json:"created"`
 }
@@ -254,6 +259,53 @@ func SourceFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
+// sourcesHash is hash without the toolchain.
+func sourcesHash(dir string, c project.Chisel) (string, error) {
+	return hash(dir, c, toolchain{java: "-", maven: "-"})
+}
+
+// noteSources adds Sources to a published output's manifest made before
+// manifests had it (its hash matched, so its sources are these).
+func noteSources(out, dir string, c project.Chisel) {
+	path := filepath.Join(out, ManifestFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var m Manifest
+	if json.Unmarshal(data, &m) != nil || m.Sources != "" {
+		return
+	}
+	if m.Sources, err = sourcesHash(dir, c); err != nil {
+		return
+	}
+	if data, err = json.MarshalIndent(m, "", "  "); err == nil {
+		_ = atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+	}
+}
+
+// elaboratedElsewhere finds a published output of c's sources made with
+// any toolchain.
+func elaboratedElsewhere(s *project.Settings, c project.Chisel) (Result, error) {
+	want, err := sourcesHash(s.Abs(c.Project), c)
+	if err != nil {
+		return Result{}, err
+	}
+	manifests, _ := filepath.Glob(filepath.Join(s.WorkPath(), "chisel", "*", ManifestFile))
+	for _, mf := range manifests {
+		data, err := os.ReadFile(mf)
+		var m Manifest
+		if err != nil || json.Unmarshal(data, &m) != nil || m.Sources != want {
+			continue
+		}
+		dir := filepath.Dir(mf)
+		if files, err := published(dir, c); err == nil {
+			return Result{Project: c.Project, Hash: m.Hash, Dir: dir, Files: files, Cached: true}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("no output of %s elaborated elsewhere from the same sources", c.Project)
+}
+
 func hash(dir string, c project.Chisel, tc toolchain) (string, error) {
 	h := contenthash.New()
 	h.Printf("%s\njava=%s\nmaven=%s\n", protocol, tc.java, tc.maven)
@@ -284,6 +336,13 @@ func Elaborate(ctx context.Context, s *project.Settings, c project.Chisel, o Opt
 	}
 	tc, err := findToolchain(ctx, o.Finder, c.Project)
 	if err != nil {
+		// No Java or Maven here (a test shard host, a CI runner): output
+		// elaborated elsewhere from the very same sources will do.
+		if fr, ferr := elaboratedElsewhere(s, c); ferr == nil {
+			fr.Seconds = time.Since(start).Seconds()
+			progress(o, fr)
+			return fr, nil
+		}
 		return r, err
 	}
 	if r.Hash, err = hash(dir, c, tc); err != nil {
@@ -294,6 +353,7 @@ func Elaborate(ctx context.Context, s *project.Settings, c project.Chisel, o Opt
 	if r.Files, err = published(r.Dir, c); err == nil {
 		r.Cached = true
 		r.Seconds = time.Since(start).Seconds()
+		noteSources(r.Dir, dir, c)
 		progress(o, r)
 		return r, nil
 	}
@@ -349,6 +409,9 @@ func Elaborate(ctx context.Context, s *project.Settings, c project.Chisel, o Opt
 	m := Manifest{Project: c.Project, Hash: r.Hash, Modules: c.Modules, Parameters: c.Parameters, Java: firstLine(tc.java),
 		Maven: firstLine(tc.maven), Command: append([]string{"mvn"}, args...), Files: names,
 		Seconds: time.Since(start).Seconds(), Created: time.Now().UTC()}
+	if m.Sources, err = sourcesHash(dir, c); err != nil {
+		return r, err
+	}
 	data, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(out, ManifestFile), append(data, '\n'), 0o644); err != nil {
 		return r, err

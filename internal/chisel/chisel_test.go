@@ -224,3 +224,28 @@ func TestGeneratorArgsAndKey(t *testing.T) {
 		t.Errorf("Key = %q", got)
 	}
 }
+
+// Without Java and Maven (a test shard host), output elaborated elsewhere
+// from the same sources is used; once the sources change it is not.
+func TestOutputElaboratedElsewhere(t *testing.T) {
+	f := setup(t, "pf_policer")
+	ctx := context.Background()
+	first, err := Prepare(ctx, f.s, f.design(nil), f.o)
+	if err != nil || len(first) != 1 {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(filepath.Dir(f.runs), "bin")
+	os.Remove(filepath.Join(bin, "mvn"))
+	os.Remove(filepath.Join(bin, "java"))
+	var progress bytes.Buffer
+	o := f.o
+	o.Progress = &progress
+	got, err := Prepare(ctx, f.s, f.design(nil), o)
+	if err != nil || len(got) != 1 || got[0].Dir != first[0].Dir || !got[0].Cached {
+		t.Fatalf("without the toolchain: %v %+v", err, got)
+	}
+	os.WriteFile(filepath.Join(f.proj, "src", "Block.scala"), []byte("class Block2\n"), 0o644)
+	if _, err := Prepare(ctx, f.s, f.design(nil), o); err == nil || !strings.Contains(err.Error(), "not installed") {
+		t.Fatalf("changed sources without the toolchain: %v", err)
+	}
+}
