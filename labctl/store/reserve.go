@@ -25,7 +25,7 @@ func (s *Store) Inventory() *inventory.Inventory { return s.inv.Load() }
 // matches, all in one transaction. Boards removed while held stay held until
 // released; queued reservations naming them stay queued.
 func (s *Store) SetInventory(ctx context.Context, inv *inventory.Inventory, user string) error {
-	return s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	return s.writeThen(ctx, func(tx *sql.Tx, now time.Time) error {
 		old := s.inv.Load()
 		held, err := heldBoards(ctx, tx)
 		if err != nil {
@@ -66,13 +66,10 @@ func (s *Store) SetInventory(ctx context.Context, inv *inventory.Inventory, user
 				return err
 			}
 		}
-		s.inv.Store(inv)
-		if err := s.schedule(ctx, tx, now); err != nil {
-			s.inv.Store(old) // rolled back: keep the old inventory
-			return err
-		}
-		return nil
-	})
+		// Readers see the new boards once the grants and the audit row are
+		// committed with them.
+		return s.scheduleWith(ctx, tx, now, inv)
+	}, func() { s.inv.Store(inv) })
 }
 
 const resCols = `id, username, board, tag, status, comment, priority, ttl_seconds, created_at, granted_at, expires_at, ended_at`
@@ -206,7 +203,11 @@ func positions(q []api.Reservation, inv *inventory.Inventory) map[int64]int {
 // schedule grants every free board to the first waiter (priority, then age)
 // that can take it. Callers hold the write transaction.
 func (s *Store) schedule(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	inv := s.inv.Load()
+	return s.scheduleWith(ctx, tx, now, s.inv.Load())
+}
+
+// scheduleWith is schedule on the boards of inv.
+func (s *Store) scheduleWith(ctx context.Context, tx *sql.Tx, now time.Time, inv *inventory.Inventory) error {
 	if inv == nil {
 		return nil
 	}

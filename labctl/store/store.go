@@ -221,6 +221,13 @@ func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond
 // write runs fn in one BEGIN IMMEDIATE transaction and commits it; an error
 // from fn rolls everything back.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	return s.writeThen(ctx, fn, nil)
+}
+
+// writeThen is write with committed, when not nil, run after the commit and
+// before any other write: what readers see outside the database (the
+// inventory) changes only once the change is durable.
+func (s *Store) writeThen(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error, committed func()) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.wdb.BeginTx(ctx, nil)
@@ -233,6 +240,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) er
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("database %s: commit: %w", s.path, err)
+	}
+	if committed != nil {
+		committed()
 	}
 	s.notify()
 	return nil
