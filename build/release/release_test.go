@@ -380,15 +380,7 @@ func TestVerifyTampering(t *testing.T) {
 // on the OpenStack double; then content replaced behind the client's back
 // is found.
 func TestTagVerifySwift(t *testing.T) {
-	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
-	os.WriteFile(clouds, c.CloudsYAML("objects"), 0o600)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	t.Setenv("OS_CLOUD", "")
+	c := osdouble.StartForTest(t, "objects", osdouble.Options{})
 
 	f := releasetest.New(t, releasetest.Options{Extra: "store:\n  swift: {cloud: objects, container: fpga-releases}\n"})
 	st, err := store.Open(t.Context(), f.Settings)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/store"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"github.com/fpgactl/fpgactl/internal/gitinfo"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/results"
@@ -301,8 +302,7 @@ func artifacts(s *project.Settings, design string, seed record.SeedResult) ([]fi
 			}
 			return nil, fmt.Errorf("bitstream of seed %d: %w; rebuild", seed.Seed, err)
 		}
-		h := sha256.New()
-		n, err := io.Copy(h, f)
+		n, sum, err := contenthash.ReaderSHA256(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", x.path, err)
@@ -311,7 +311,7 @@ func artifacts(s *project.Settings, design string, seed record.SeedResult) ([]fi
 			return nil, fmt.Errorf("bitstream %s is empty; rebuild", x.path)
 		}
 		used[name] = true
-		out = append(out, file{Artifact{Name: name, Kind: x.kind, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, x.path})
+		out = append(out, file{Artifact{Name: name, Kind: x.kind, Size: n, SHA256: sum}, x.path})
 	}
 	return out, nil
 }

@@ -3,8 +3,6 @@ package release
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/build/store"
 	"github.com/fpgactl/fpgactl/internal/atomicfile"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 )
 
 // Problem kinds that Verify reports.
@@ -162,12 +161,11 @@ func hashObject(ctx context.Context, st store.Store, name string) (int64, string
 		return 0, "", err
 	}
 	defer rc.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	n, sum, err := contenthash.ReaderSHA256(rc)
 	if err != nil {
 		return 0, "", fmt.Errorf("reading %s from %s: %w", name, st, err)
 	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return n, sum, nil
 }
 
 // ReadManifest returns a stored release's manifest (not verified).

@@ -2,17 +2,14 @@ package run
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"sync"
 	"time"
 
 	"github.com/fpgactl/fpgactl/build/flow"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"github.com/fpgactl/fpgactl/internal/sshx"
 )
 
@@ -169,14 +166,9 @@ func (h *sshHost) ensureUploaded(ctx context.Context, connect Connector, local s
 const uploadTimeout = 30 * time.Minute
 
 func fileHash(name string) (string, error) {
-	f, err := os.Open(name)
+	_, sum, err := contenthash.FileSHA256(name)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", name, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return sum[:16], nil
 }

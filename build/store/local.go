@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/fpgactl/fpgactl/internal/atomicfile"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 )
 
 // Local is a store in a directory. Files are replaced atomically
@@ -123,12 +124,11 @@ func describe(ctx context.Context, name string, f *os.File) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	n, sum, err := contenthash.ReaderSHA256(ctxReader{ctx, f})
 	if err != nil {
 		return Object{}, fmt.Errorf("store: reading %s: %w", name, err)
 	}
-	return Object{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Modified: fi.ModTime().UTC()}, nil
+	return Object{Name: name, Size: n, SHA256: sum, Modified: fi.ModTime().UTC()}, nil
 }
 
 // List walks the directory. Temp files of writes under way (or of a writer

@@ -140,15 +140,7 @@ func TestLocalSymlinkEscape(t *testing.T) {
 
 func swiftCloud(t *testing.T) *osdouble.Cloud {
 	t.Helper()
-	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
-	os.WriteFile(clouds, c.CloudsYAML("objects"), 0o600)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	t.Setenv("OS_CLOUD", "")
+	c := osdouble.StartForTest(t, "objects", osdouble.Options{})
 	return c
 }
 

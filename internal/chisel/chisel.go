@@ -77,9 +77,9 @@ type Manifest struct {
 	// Sources hashes what the output was made from without the toolchain
 	// (sourcesHash): a machine without Java may use the output when its
 	// sources hash the same.
-	Sources string `json:"sources,omitempty"`
-	Seconds    float64          `json:"seconds"`
-	Created    time.Time        `json:"created"`
+	Sources string    `json:"sources,omitempty"`
+	Seconds float64   `json:"seconds"`
+	Created time.Time `json:"created"`
 }
 
 // prepMu serializes Prepare within the process (designs are shared by

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,4 +61,27 @@ func WithIncludes(files, includeDirs []string) []string {
 		}
 	}
 	return out
+}
+
+// ReaderSHA256 reads r to its end and returns how many bytes it gave and
+// their SHA-256 in hex: what manifests, uploads and lab results call a
+// file's hash.
+func ReaderSHA256(r io.Reader) (size int64, sum string, err error) {
+	h := sha256.New()
+	size, err = io.Copy(h, r)
+	return size, hex.EncodeToString(h.Sum(nil)), err
+}
+
+// FileSHA256 is ReaderSHA256 of the file at path.
+func FileSHA256(path string) (size int64, sum string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	size, sum, err = ReaderSHA256(f)
+	if err != nil {
+		return size, "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return size, sum, nil
 }

@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -468,7 +465,7 @@ func (p *pipe) runBoard(ctx context.Context, st *Step) error {
 	if build == nil {
 		return fmt.Errorf("the build step left no bitstream")
 	}
-	sum, err := fileSHA256(build.Bitstream)
+	_, sum, err := contenthash.FileSHA256(build.Bitstream)
 	if err != nil {
 		return err
 	}
@@ -522,19 +519,6 @@ func (p *pipe) stepsDone() []*Step {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.steps
-}
-
-func fileSHA256(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func markCached(items []Item) []Item {

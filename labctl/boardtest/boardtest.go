@@ -34,7 +34,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -51,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 	"github.com/fpgactl/fpgactl/internal/junit"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/sshx"
@@ -859,16 +859,8 @@ func isExit(err error, code int) bool {
 }
 
 func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	_, sum, err := contenthash.FileSHA256(p)
+	return sum, err
 }
 
 func randomHex(n int) string {

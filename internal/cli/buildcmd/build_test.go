@@ -360,16 +360,8 @@ func TestOpenStackRunnerCommand(t *testing.T) {
 		}
 	}
 	const netID = "4d6c2b2e-7c1a-4c44-9a0b-0d2f3c8e5a11"
-	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), BootDelay: 100 * time.Millisecond,
-		Networks: []osdouble.Network{{ID: netID, Name: "private"}}, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
-	os.WriteFile(clouds, c.CloudsYAML("lab-cloud"), 0o600)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	t.Setenv("OS_CLOUD", "")
+	c := osdouble.StartForTest(t, "lab-cloud", osdouble.Options{BootDelay: 100 * time.Millisecond,
+		Networks: []osdouble.Network{{ID: netID, Name: "private"}}})
 	p := testProject(t)
 	settings, _ := os.ReadFile(p)
 	settings = append(settings, []byte("runners:\n  openstack: {cloud: lab-cloud, flavor: m1.small, image: debian-12, network: "+netID+

@@ -67,16 +67,8 @@ func execute(t *testing.T, projectFile string, args ...string) (*pipeline.Summar
 // asked, and the Markdown goes to $GITHUB_STEP_SUMMARY.
 func TestShardOpenStack(t *testing.T) {
 	const netID = "4d6c2b2e-7c1a-4c44-9a0b-0d2f3c8e5a11"
-	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), BootDelay: 100 * time.Millisecond,
-		Networks: []osdouble.Network{{ID: netID, Name: "private"}}, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
-	os.WriteFile(clouds, c.CloudsYAML("ci-cloud"), 0o600)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	t.Setenv("OS_CLOUD", "")
+	c := osdouble.StartForTest(t, "ci-cloud", osdouble.Options{BootDelay: 100 * time.Millisecond,
+		Networks: []osdouble.Network{{ID: netID, Name: "private"}}})
 	gh := filepath.Join(t.TempDir(), "step-summary.md")
 	t.Setenv("GITHUB_STEP_SUMMARY", gh)
 

@@ -177,15 +177,7 @@ func TestEndToEndLocal(t *testing.T) {
 // container named in fpgactl.yaml, the real gophercloud client against the
 // OpenStack double.
 func TestEndToEndSwift(t *testing.T) {
-	c, err := osdouble.New(osdouble.Options{Dir: t.TempDir(), Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
-	os.WriteFile(clouds, c.CloudsYAML("lab-cloud"), 0o600)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	t.Setenv("OS_CLOUD", "")
+	c := osdouble.StartForTest(t, "lab-cloud", osdouble.Options{})
 
 	f := releasetest.New(t, releasetest.Options{Extra: "store:\n  swift: {cloud: lab-cloud, container: releases}\nrelease:\n  signing_key: " + "KEY\n"})
 	// The fixture's key, named by release.signing_key.
