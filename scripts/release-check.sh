@@ -26,7 +26,7 @@ version="v0.0.0-ci.$(date +%s)"
 $bin release keygen --out "$tmp/release-key" --public "$tmp/release.pub"
 FPGACTL_RELEASE_KEY="$tmp/release-key" $bin release tag "$version" --build "$build" --allow-failed-timing --no-git-tag
 $bin release verify "$version" --public-key "$tmp/release.pub"
-$bin release fetch "$version" --out "$tmp/fetched"
+$bin release fetch "$version" --out "$tmp/fetched" --public-key "$tmp/release.pub"
 # One flipped byte in the fetched bitstream: verify must name it and fail.
 bit=$(find "$tmp/fetched" -name '*.bit' | head -n1)
 printf '\xff' | dd of="$bit" bs=1 seek=100 count=1 conv=notrunc status=none
