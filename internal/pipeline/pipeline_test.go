@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +187,35 @@ func TestExecutableHashIgnoresStamps(t *testing.T) {
 	}
 	if ha == hc {
 		t.Error("other code, same hash")
+	}
+}
+
+// Two links of fpgactl that differ only in their version stamps (as two
+// commits that change only HDL build it) hash the same; without the stamps
+// blanked they would not.
+func TestExecutableHashOfRealBuilds(t *testing.T) {
+	dir := t.TempDir()
+	build := func(name, version, commit, date string) string {
+		out := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
+			"-ldflags", "-X main.version="+version+" -X main.commit="+commit+" -X main.date="+date, "-o", out, "./cmd/fpgactl")
+		cmd.Dir = filepath.Join("..", "..")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, b)
+		}
+		return out
+	}
+	a := build("a", "v1.0.0-3-gaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "2026-11-23T10:00:00Z")
+	b := build("b", "v1.0.0-4-gbbbbbbb", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2026-11-24T11:30:00Z")
+	ha, err := pipeline.ExecutableHash(a, "v1.0.0-3-gaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "2026-11-23T10:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, _ := pipeline.ExecutableHash(b, "v1.0.0-4-gbbbbbbb", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2026-11-24T11:30:00Z")
+	if ha != hb {
+		t.Errorf("same sources, other stamps: %s vs %s", ha, hb)
+	}
+	if raw, _ := pipeline.ExecutableHash(b); raw == ha {
+		t.Error("the stamps made no difference: the test proves nothing")
 	}
 }
