@@ -162,7 +162,7 @@ func (p *pipe) runShard(ctx context.Context, st *Step, i int, archive string, ar
 	}
 	defer logf.Close()
 	res, err := p.o.Shard.RunCommand(ctx, run.CommandJob{
-		BuildID: "ci-" + p.id, Name: name, Owner: p.o.Owner, Commit: p.head.Commit,
+		BuildID: ShardBuildPrefix + p.id, Name: name, Owner: p.o.Owner, Commit: p.head.Commit,
 		Archive: archive, Executable: p.o.Exe,
 		Command:  `"$FPGACTL" ` + strings.Join(quoted, " ") + " > report.json",
 		Fetch:    []string{"report.json"},

@@ -194,6 +194,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := writeProcess(p.dir); err != nil {
+		return nil, err
+	}
 	sum := &Summary{ID: p.id, Commit: p.head.Commit, Dirty: p.head.Dirty, Started: time.Now().UTC(), Dir: p.dir}
 	if o.Shard != nil {
 		sum.Shard = o.Shard.Kind()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/run"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
+	"github.com/fpgactl/fpgactl/internal/pipeline"
 	"github.com/fpgactl/fpgactl/internal/project"
 	"github.com/fpgactl/fpgactl/internal/sshx"
 	"github.com/spf13/cobra"
@@ -253,6 +255,10 @@ left alone.`,
 				return err
 			}
 			opts.Stale = func(id string) bool {
+				// Test shards of `fpgactl ci --shard openstack` (ci-<run>).
+				if strings.HasPrefix(id, pipeline.ShardBuildPrefix) {
+					return pipeline.ShardRunStale(s.WorkPath(), id)
+				}
 				if !record.ValidID(id) {
 					return false
 				}
@@ -272,9 +278,9 @@ left alone.`,
 				fmt.Fprintln(f.IO.ErrOut, "reap: no servers of stopped builds")
 			} else {
 				tw := tabwriter.NewWriter(f.IO.Out, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "SERVER\tID\tBUILD\tTARGET\tSEED\tDELETED")
+				fmt.Fprintln(tw, "SERVER\tID\tBUILD\tTARGET\tSEED\tJOB\tDELETED")
 				for _, r := range reaped {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", r.Name, r.ID, r.Build, r.Target, r.Seed, r.Deleted)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", r.Name, r.ID, r.Build, r.Target, r.Seed, r.Job, r.Deleted)
 				}
 				tw.Flush()
 			}
