@@ -16,7 +16,10 @@ BIN     := bin/fpgactl
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+# The version is padded to 64 characters with '_' (fpgactl trims it): stamps of one length keep the binary's
+# layout, so a build of the same Go sources at another commit has the same content hash in `fpgactl ci`'s keys.
+VERSION_STAMP := $(shell printf '%-64s' '$(VERSION)' | tr ' ' '_')
+LDFLAGS := -X main.version=$(VERSION_STAMP) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # Extra flags for `fpgactl test unit`, e.g. make test UNIT_FLAGS='--width 64'
 UNIT_FLAGS ?=
 # The pinned Ansible venv scripts/install-deps.sh makes.

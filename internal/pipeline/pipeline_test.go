@@ -190,32 +190,42 @@ func TestExecutableHashIgnoresStamps(t *testing.T) {
 	}
 }
 
-// Two links of fpgactl that differ only in their version stamps (as two
-// commits that change only HDL build it) hash the same; without the stamps
+// Two links of fpgactl that differ only in their stamps, made as the
+// Makefile makes them (the version padded to 64 characters), as two commits
+// that change no Go code build it, hash the same; without the stamps
 // blanked they would not.
 func TestExecutableHashOfRealBuilds(t *testing.T) {
 	dir := t.TempDir()
-	build := func(name, version, commit, date string) string {
+	pad := func(v string) string { return v + strings.Repeat("_", 64-len(v)) }
+	build := func(name string, stamps []string) string {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-			"-ldflags", "-X main.version="+version+" -X main.commit="+commit+" -X main.date="+date, "-o", out, "./cmd/fpgactl")
+			"-ldflags", "-X main.version="+stamps[0]+" -X main.commit="+stamps[1]+" -X main.date="+stamps[2], "-o", out, "./cmd/fpgactl")
 		cmd.Dir = filepath.Join("..", "..")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, b)
 		}
 		return out
 	}
-	a := build("a", "v1.0.0-3-gaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "2026-11-23T10:00:00Z")
-	b := build("b", "v1.0.0-4-gbbbbbbb", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2026-11-24T11:30:00Z")
-	ha, err := pipeline.ExecutableHash(a, "v1.0.0-3-gaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "2026-11-23T10:00:00Z")
+	// Outside a tag the version is the commit's abbreviation: one stamp is
+	// part of another.
+	sa := []string{pad("e90aeab"), "e90aeab82decd01237fa39710c2767a7e4d5f9c6", "2026-11-23T10:00:00Z"}
+	sb := []string{pad("v1.2.0-14-g5ad4d7e-dirty"), "5ad4d7e1f0c2b3a4d5e6f708192a3b4c5d6e7f80", "2026-11-24T11:30:00Z"}
+	ha, err := pipeline.ExecutableHash(build("a", sa), sa...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb, _ := pipeline.ExecutableHash(b, "v1.0.0-4-gbbbbbbb", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2026-11-24T11:30:00Z")
+	b := build("b", sb)
+	hb, _ := pipeline.ExecutableHash(b, sb...)
 	if ha != hb {
 		t.Errorf("same sources, other stamps: %s vs %s", ha, hb)
 	}
 	if raw, _ := pipeline.ExecutableHash(b); raw == ha {
 		t.Error("the stamps made no difference: the test proves nothing")
+	}
+	// What the binary reports is the version without its padding.
+	out, err := exec.Command(b, "version").Output()
+	if err != nil || !strings.Contains(string(out), "fpgactl v1.2.0-14-g5ad4d7e-dirty (commit") {
+		t.Errorf("fpgactl version: %v %q", err, out)
 	}
 }

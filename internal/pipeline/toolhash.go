@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // ExecutableHash names the code of the fpgactl executable at path: what the
@@ -30,6 +31,9 @@ func ExecutableHash(path string, stamps ...string) (string, error) {
 			}
 		}
 	}
+	// Longest first: a short stamp is often part of a longer one (git
+	// describe's abbreviated commit in the full commit).
+	slices.SortFunc(stamps, func(a, b string) int { return len(b) - len(a) })
 	for _, s := range stamps {
 		// Short stamps ("dev") could match unrelated bytes; they are not
 		// worth blanking.

@@ -140,8 +140,11 @@ func Run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("finding this fpgactl executable: %w", err)
 		}
 	}
-	b := f.Build
-	toolHash, err := pipeline.ExecutableHash(exe, b.Version, b.Commit, b.Date)
+	stamps := f.Build.Stamps
+	if stamps == nil {
+		stamps = []string{f.Build.Version, f.Build.Commit, f.Build.Date}
+	}
+	toolHash, err := pipeline.ExecutableHash(exe, stamps...)
 	if err != nil {
 		return err
 	}

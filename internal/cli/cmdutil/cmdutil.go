@@ -34,6 +34,9 @@ type BuildInfo struct {
 	Version string
 	Commit  string
 	Date    string
+	// Stamps are the link-time strings as the binary holds them (the
+	// version padded), which the executable's content hash leaves out.
+	Stamps []string
 }
 
 // Factory gives commands their dependencies.
