@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/run"
 	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/gitinfo"
@@ -472,5 +473,37 @@ func (p *pipe) write(sum *Summary) error {
 	if err := os.Symlink(filepath.Join("runs", p.id), tmp); err != nil {
 		return err
 	}
-	return os.Rename(tmp, latest)
+	if err := os.Rename(tmp, latest); err != nil {
+		return err
+	}
+	pruneRuns(filepath.Join(p.s.WorkPath(), "ci", "runs"), keepRuns)
+	return nil
+}
+
+// keepRuns is how many run directories (logs, reports, shard inputs) stay.
+const keepRuns = 30
+
+// pruneRuns removes all but the newest keep finished run directories. Run
+// IDs start with their UTC time, so names sort by age; a run still going
+// (its process alive) is never removed.
+func pruneRuns(dir string, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var runs []string
+	for _, e := range entries {
+		if e.IsDir() && record.ValidID(e.Name()) {
+			runs = append(runs, e.Name())
+		}
+	}
+	sort.Strings(runs)
+	workDir := filepath.Dir(filepath.Dir(dir))
+	for _, id := range runs[:max(0, len(runs)-keep)] {
+		_, err := os.Stat(filepath.Join(dir, id, processFile))
+		if err == nil && !ShardRunStale(workDir, ShardBuildPrefix+id) {
+			continue // its process may still be running
+		}
+		os.RemoveAll(filepath.Join(dir, id))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fpgactl/fpgactl/build/record"
@@ -41,5 +42,40 @@ func TestShardRunStale(t *testing.T) {
 		if got := ShardRunStale(work, id); got != want {
 			t.Errorf("ShardRunStale(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+// Old finished runs go, the newest stay, and a run whose process is alive
+// stays whatever its age.
+func TestPruneRuns(t *testing.T) {
+	work := t.TempDir()
+	runs := filepath.Join(work, "ci", "runs")
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := record.CurrentProcess()
+	dead.PID = cmd.Process.Pid
+	deadJSON, _ := json.Marshal(dead)
+	ids := []string{"20261120-100000-0001", "20261121-100000-0002", "20261122-100000-0003", "20261123-100000-0004", "20261123-110000-0005"}
+	for i, id := range ids {
+		d := filepath.Join(runs, id)
+		os.MkdirAll(d, 0o755)
+		if i == 0 {
+			writeProcess(d) // the oldest is this (live) process
+		} else {
+			os.WriteFile(filepath.Join(d, processFile), deadJSON, 0o644)
+		}
+	}
+	os.MkdirAll(filepath.Join(runs, "not-a-run"), 0o755)
+	pruneRuns(runs, 2)
+	var left []string
+	entries, _ := os.ReadDir(runs)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{ids[0], ids[3], ids[4], "not-a-run"}
+	if strings.Join(left, " ") != strings.Join(want, " ") {
+		t.Errorf("left %v, want %v", left, want)
 	}
 }
