@@ -38,7 +38,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/fpgactl/fpgactl/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
@@ -49,17 +48,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fpgactl/fpgactl/internal/syncbuf"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/fpgactl/fpgactl/internal/netns"
+	"github.com/fpgactl/fpgactl/internal/sshx/sshdtest"
 	"github.com/fpgactl/fpgactl/labctl/inventory"
 )
 
 // SSHDPath is the OpenSSH server every lab host runs.
-const SSHDPath = "/usr/sbin/sshd"
+const SSHDPath = sshdtest.SSHDPath
 
 // Options of Start.
 type Options struct {
@@ -199,7 +201,8 @@ func Start(t testing.TB, o Options) *Lab {
 		t.Fatal(err)
 	}
 
-	if l.ClientKey, err = newKey(dir, "id_lab"); err != nil {
+	l.ClientKey = filepath.Join(dir, "id_lab")
+	if _, err = sshdtest.WriteHostKey("ed25519", l.ClientKey); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := os.ReadFile(l.ClientKey + ".pub")
@@ -297,35 +300,15 @@ func (l *Lab) startHost(ctx context.Context, n, subnet int, authorized string) (
 		}
 	}
 
-	hostKey, err := newKey(h.Dir, "ssh_host_ed25519_key")
-	if err != nil {
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	pub, err := os.ReadFile(hostKey + ".pub")
-	if err != nil {
-		return nil, err
-	}
-	if h.HostKey, _, _, _, err = ssh.ParseAuthorizedKey(pub); err != nil {
+	hostKey := filepath.Join(h.Dir, "ssh_host_ed25519_key")
+	if h.HostKey, err = sshdtest.WriteHostKey("ed25519", hostKey); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(h.Dir, "sshd_config")
-	// SHLVL=1 keeps root's bash from sourcing ~/.bashrc for every command.
-	config := fmt.Sprintf(`ListenAddress %s
-HostKey %s
-AuthorizedKeysFile %s
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-PidFile none
-MaxSessions 20
-MaxStartups 50
-LogLevel VERBOSE
-SetEnv SHLVL=1
-`, h.SSHAddress, hostKey, authorized)
+	config := sshdtest.Config(h.SSHAddress, []string{hostKey}, authorized)
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
@@ -520,14 +503,3 @@ func ip(ctx context.Context, args ...string) error {
 
 // newKey writes an unencrypted ed25519 key pair (dir/name, dir/name.pub)
 // with ssh-keygen, as an administrator would.
-func newKey(dir, name string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, name)
-	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fpgactl-lab", "-f", path).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("ssh-keygen: %v: %s", err, out)
-	}
-	return path, nil
-}

@@ -20,7 +20,6 @@ import (
 	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
-	"github.com/fpgactl/fpgactl/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fpgactl/fpgactl/internal/syncbuf"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -102,15 +103,15 @@ func Start(t testing.TB, o Options) *Server {
 	t.Setenv("SSH_AUTH_SOCK", "")
 
 	s := &Server{User: "root", Dir: t.TempDir(), HostKeys: map[string]ssh.PublicKey{}, log: &syncbuf.Buffer{}}
-	var hostKeyLines strings.Builder
+	var hostKeyFiles []string
 	for _, typ := range HostKeyTypes {
 		file := filepath.Join(s.Dir, "ssh_host_"+typ+"_key")
-		pub, err := writeHostKey(typ, file)
+		pub, err := WriteHostKey(typ, file)
 		if err != nil {
 			t.Fatalf("host key: %v", err)
 		}
 		s.HostKeys[typ] = pub
-		fmt.Fprintf(&hostKeyLines, "HostKey %s\n", file)
+		hostKeyFiles = append(hostKeyFiles, file)
 	}
 	s.ClientKey, s.ClientKeyFile = NewKeyFile(t, s.Dir, "id_client")
 	var auth bytes.Buffer
@@ -124,25 +125,7 @@ func Start(t testing.TB, o Options) *Server {
 		s.Port = freePort(t)
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 		cfg := filepath.Join(s.Dir, "sshd_config")
-		// SHLVL=1 keeps root's bash from sourcing ~/.bashrc for every
-		// command, as Debian's bash does when run by sshd: the machine's
-		// dotfiles (pyenv init, say) would otherwise add their startup time
-		// to every remote command, and their output to some.
-		writeFile(t, cfg, []byte(o.Config+"\n"+fmt.Sprintf(`ListenAddress %s
-%sAuthorizedKeysFile %s
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-PidFile none
-MaxSessions 20
-MaxStartups 50
-LogLevel VERBOSE
-SetEnv SHLVL=1
-`, s.Addr, hostKeyLines.String(), s.AuthorizedKeys)), 0o600)
+		writeFile(t, cfg, []byte(o.Config+"\n"+Config(s.Addr, hostKeyFiles, s.AuthorizedKeys)), 0o600)
 
 		cmd := exec.Command(SSHDPath, "-D", "-e", "-f", cfg)
 		cmd.Stdout, cmd.Stderr = s.log, s.log
@@ -259,7 +242,38 @@ var sharedRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
 
 // writeHostKey writes a host key of the type in OpenSSH format, with its
 // .pub file, and returns its public key.
-func writeHostKey(typ, file string) (ssh.PublicKey, error) {
+// Config is the sshd_config of a test server: listening on listen, with
+// these host keys and authorized keys, key logins only, root allowed.
+// SHLVL=1 keeps root's bash from sourcing ~/.bashrc for every command, as
+// Debian's bash does when run by sshd: the machine's dotfiles (pyenv init,
+// say) would otherwise add their startup time to every remote command, and
+// their output to some.
+func Config(listen string, hostKeyFiles []string, authorizedKeys string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ListenAddress %s\n", listen)
+	for _, f := range hostKeyFiles {
+		fmt.Fprintf(&b, "HostKey %s\n", f)
+	}
+	fmt.Fprintf(&b, `AuthorizedKeysFile %s
+StrictModes no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PidFile none
+MaxSessions 20
+MaxStartups 50
+LogLevel VERBOSE
+SetEnv SHLVL=1
+`, authorizedKeys)
+	return b.String()
+}
+
+// WriteHostKey writes a new host key of type typ (ed25519, ecdsa, rsa) in
+// OpenSSH format to file, its public key to file.pub, and returns it.
+func WriteHostKey(typ, file string) (ssh.PublicKey, error) {
 	var priv any
 	var err error
 	switch typ {
