@@ -40,6 +40,16 @@ func (k *keyer) printf(format string, args ...any) *keyer { k.h.Printf(format, a
 
 func (k *keyer) files(files []string) error { return k.h.Files(files, k.p.rel) }
 
+// digest names files by content once, for keys of many items that all read
+// them (the cases of one testbench, the scenarios of one top).
+func (p *pipe) digest(files []string) (string, error) {
+	h := contenthash.New()
+	if err := h.Files(files, p.rel); err != nil {
+		return "", err
+	}
+	return h.Sum(), nil
+}
+
 func (k *keyer) params(m map[string]int) *keyer {
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		k.h.Printf("param %s=%d\n", name, m[name])
@@ -163,12 +173,13 @@ func (p *pipe) runUnit(ctx context.Context, st *Step) error {
 		if err != nil {
 			return err
 		}
+		sources, err := p.digest(files)
+		if err != nil {
+			return err
+		}
 		for _, c := range tb.Cases(p.o.Widths) {
-			k := p.keyer(KindUnit, vers).printf("case=%s width=%d vectors=%s timeout=%s flags=%q\n", c.Name(), c.Width, c.Vectors, tb.Timeout, d.ExtraFlags).params(d.Parameters)
-			if err := k.files(files); err != nil {
-				return err
-			}
-			key := k.sum()
+			key := p.keyer(KindUnit, vers).printf("case=%s width=%d vectors=%s timeout=%s flags=%q sources=%s\n",
+				c.Name(), c.Width, c.Vectors, tb.Timeout, d.ExtraFlags, sources).params(d.Parameters).sum()
 			var it Item
 			if p.cache.get(KindUnit, key, &it) {
 				it.Cached = true
@@ -254,6 +265,10 @@ func (p *pipe) functionalStep(w int) func(context.Context, *Step) error {
 		if err != nil {
 			return err
 		}
+		rtl, err := p.digest(rtlFiles)
+		if err != nil {
+			return err
+		}
 		scs, err := scenario.LoadDir(p.s.Abs(harness.ScenarioDir))
 		if err != nil {
 			return err
@@ -266,8 +281,8 @@ func (p *pipe) functionalStep(w int) func(context.Context, *Step) error {
 				continue
 			}
 			total++
-			k := p.keyer(KindFunctional, vers).printf("scenario=%s width=%d top=%s\n", sc.Name, w, d.Top).params(d.Parameters)
-			if err := k.files(slices.Concat(rtlFiles, scenarioFiles(sc))); err != nil {
+			k := p.keyer(KindFunctional, vers).printf("scenario=%s width=%d top=%s rtl=%s\n", sc.Name, w, d.Top, rtl).params(d.Parameters)
+			if err := k.files(scenarioFiles(sc)); err != nil {
 				return err
 			}
 			key := k.sum()
