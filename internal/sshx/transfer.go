@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 )
 
 // File transfer uses only sh, cat, wc, chmod and mv on the remote side, so it
@@ -132,35 +134,16 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // same directory, renamed into place once the whole file has arrived, so that
 // localPath is never left half written. The local file gets mode 0644. A
 // missing remote file gives an error matching fs.ErrNotExist.
-func (c *Client) Download(ctx context.Context, remotePath, localPath string) (err error) {
-	fail := func(err error) error {
+func (c *Client) Download(ctx context.Context, remotePath, localPath string) error {
+	if err := os.MkdirAll(filepath.Dir(localPath), 0o755); err != nil {
 		return fmt.Errorf("downloading %s from %s to %s: %w", remotePath, c.name, localPath, err)
 	}
-	dir := filepath.Dir(localPath)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(localPath)+".fpgactl-*")
+	err := atomicfile.Write(localPath, 0o644, func(w io.Writer) error {
+		_, err := c.download(ctx, remotePath, w)
+		return err
+	})
 	if err != nil {
-		return fail(err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := c.download(ctx, remotePath, f); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(f.Name(), localPath); err != nil {
-		return fail(err)
+		return fmt.Errorf("downloading %s from %s to %s: %w", remotePath, c.name, localPath, err)
 	}
 	return nil
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/fpgactl/fpgactl/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/fpgactl/fpgactl/internal/flock"
 )
 
 // What the emulated lab needs from this module is built once per test
@@ -74,7 +75,7 @@ func Bitstream(ctx context.Context, width int) (string, error) {
 		// One build at a time on this machine: the lab tests of another
 		// package then find this one's build in the cache instead of
 		// compiling the same board beside it.
-		unlock, err := flock.Lock(context.Background(), buildLock)
+		unlock, err := flock.Lock(ctx, buildLock)
 		if err != nil {
 			return err
 		}

@@ -500,6 +500,3 @@ func ip(ctx context.Context, args ...string) error {
 	}
 	return nil
 }
-
-// newKey writes an unencrypted ed25519 key pair (dir/name, dir/name.pub)
-// with ssh-keygen, as an administrator would.

@@ -3,10 +3,11 @@ package lab
 import (
 	"context"
 	"fmt"
-	"github.com/fpgactl/fpgactl/internal/flock"
 	"os/exec"
 	"regexp"
 	"strconv"
+
+	"github.com/fpgactl/fpgactl/internal/flock"
 )
 
 // subnetLock serializes subnet choices of the emulated labs of concurrent
@@ -22,7 +23,7 @@ var (
 // and no fpgalabX interface on this machine uses them). The caller must
 // configure them before calling release, which lets other processes choose.
 func allocSubnets(ctx context.Context, n int) (subnets []int, release func(), err error) {
-	release, err = flock.Lock(context.Background(), subnetLock)
+	release, err = flock.Lock(ctx, subnetLock)
 	if err != nil {
 		return nil, nil, err
 	}

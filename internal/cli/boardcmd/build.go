@@ -2,13 +2,13 @@ package boardcmd
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
+	"github.com/fpgactl/fpgactl/internal/contenthash"
 
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/harness"
@@ -109,15 +109,14 @@ func copyExecutable(src, dst string) (sum string, size int64, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", 0, err
 	}
-	h := sha256.New()
 	err = atomicfile.Write(dst, 0o755, func(w io.Writer) error {
-		size, err = io.Copy(io.MultiWriter(w, h), in)
+		size, sum, err = contenthash.ReaderSHA256(io.TeeReader(in, w))
 		return err
 	})
 	if err != nil {
 		return "", 0, fmt.Errorf("copying %s to %s: %w", src, dst, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), size, nil
+	return sum, size, nil
 }
 
 // binaryWidth starts a prebuilt board executable just long enough to read

@@ -240,8 +240,6 @@ var sharedRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
 	return rsa.GenerateKey(rand.Reader, 2048)
 })
 
-// writeHostKey writes a host key of the type in OpenSSH format, with its
-// .pub file, and returns its public key.
 // Config is the sshd_config of a test server: listening on listen, with
 // these host keys and authorized keys, key logins only, root allowed.
 // SHLVL=1 keeps root's bash from sourcing ~/.bashrc for every command, as
