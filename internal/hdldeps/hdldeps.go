@@ -45,6 +45,7 @@ var (
 	unitRe       = regexp.MustCompile(`\b(?:module|macromodule|interface|package|program|primitive|class)\s+(?:(?:automatic|static|virtual)\s+)*([A-Za-z_][A-Za-z0-9_$]*)`)
 	defineRe     = regexp.MustCompile("`define\\s+([A-Za-z_][A-Za-z0-9_$]*)")
 	identRe      = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_$]*`)
+	macroUseRe   = regexp.MustCompile("`([A-Za-z_][A-Za-z0-9_$]*)")
 )
 
 // Scan parses one source.
@@ -66,7 +67,7 @@ func Scan(path string, src []byte) *File {
 		f.Mentions[string(id)] = true
 	}
 	// Macro uses: `NAME (a define's own name is skipped below).
-	for _, m := range regexp.MustCompile("`([A-Za-z_][A-Za-z0-9_$]*)").FindAllSubmatch(text, -1) {
+	for _, m := range macroUseRe.FindAllSubmatch(text, -1) {
 		f.Mentions["`"+string(m[1])] = true
 	}
 	for _, d := range f.Defines {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,17 +131,9 @@ func (p *pipe) runSharded(ctx context.Context, st *Step, names []string, argsFor
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return joinErrors(errs)
+		return errors.Join(errs...)
 	}
 	return nil
-}
-
-func joinErrors(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 }
 
 // runShard runs one command on the shard runner: the archive unpacked into

@@ -37,6 +37,7 @@ import (
 
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/run"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"github.com/fpgactl/fpgactl/internal/chisel"
 	"github.com/fpgactl/fpgactl/internal/gitinfo"
 	"github.com/fpgactl/fpgactl/internal/project"
@@ -158,16 +159,15 @@ func (s *Summary) OK() bool { return s.Status == StatusPassed }
 
 // pipe is one run in progress.
 type pipe struct {
-	o      Options
-	s      *project.Settings
-	dir    string // the run's directory
-	cache  cache
-	head   gitinfo.Head
-	id     string
-	mu     sync.Mutex
-	vers   map[string]string // tool name → version line
-	verErr map[string]error
-	steps  []*Step
+	o     Options
+	s     *project.Settings
+	dir   string // the run's directory
+	cache cache
+	head  gitinfo.Head
+	id    string
+	mu    sync.Mutex
+	vers  map[string]*toolVersion
+	steps []*Step
 
 	archiveOnce sync.Once
 	archive     string
@@ -189,7 +189,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		o.Shards = 2
 	}
 	s := o.Settings
-	p := &pipe{o: o, s: s, id: newID(), head: gitinfo.Read(ctx, s.Root), vers: map[string]string{}, verErr: map[string]error{}}
+	p := &pipe{o: o, s: s, id: newID(), head: gitinfo.Read(ctx, s.Root), vers: map[string]*toolVersion{}}
 	p.dir = filepath.Join(s.WorkPath(), "ci", "runs", p.id)
 	p.cache = cache{dir: filepath.Join(s.WorkPath(), "ci", "cache"), off: o.NoCache}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
@@ -407,24 +407,32 @@ func (p *pipe) runChisel(ctx context.Context, st *Step) error {
 func (p *pipe) toolVersion(ctx context.Context, name string) (string, error) {
 	p.mu.Lock()
 	v, ok := p.vers[name]
-	verr := p.verErr[name]
+	if !ok {
+		// Steps start together: the first asks, the others wait for it.
+		v = &toolVersion{}
+		p.vers[name] = v
+	}
 	p.mu.Unlock()
-	if ok || verr != nil {
-		return v, verr
-	}
-	t, found := tools.Lookup(name)
-	if !found {
-		return "", fmt.Errorf("unknown tool %s", name)
-	}
-	st := p.o.Finder.Check(ctx, t)
-	var err error
-	if !st.Found {
-		err = fmt.Errorf("%s: %s", name, st.Problem)
-	}
-	p.mu.Lock()
-	p.vers[name], p.verErr[name] = st.Version, err
-	p.mu.Unlock()
-	return st.Version, err
+	v.once.Do(func() {
+		t, found := tools.Lookup(name)
+		if !found {
+			v.err = fmt.Errorf("unknown tool %s", name)
+			return
+		}
+		st := p.o.Finder.Check(ctx, t)
+		v.version = st.Version
+		if !st.Found {
+			v.err = fmt.Errorf("%s: %s", name, st.Problem)
+		}
+	})
+	return v.version, v.err
+}
+
+// toolVersion is one tool's version line, asked once per run.
+type toolVersion struct {
+	once    sync.Once
+	version string
+	err     error
 }
 
 // versions writes the named tools' versions into a key description.
@@ -440,15 +448,8 @@ func (p *pipe) versions(ctx context.Context, names ...string) (string, error) {
 	return b.String(), nil
 }
 
-// rel names a file in keys: relative to the project root, so that two
-// clones of the same commit share nothing but agree on every key.
-func (p *pipe) rel(f string) string {
-	if r, err := filepath.Rel(p.s.Root, f); err == nil && filepath.IsLocal(r) {
-		return filepath.ToSlash(r)
-	}
-	// Generated Chisel output lives in the work directory: by base name.
-	return filepath.Base(f)
-}
+// rel names a file in keys (project.Settings.KeyName).
+func (p *pipe) rel(f string) string { return p.s.KeyName(f) }
 
 // write stores summary.json, the JUnit report and summary.md in the run's
 // directory and points <work_dir>/ci/latest at it.
@@ -458,14 +459,14 @@ func (p *pipe) write(sum *Summary) error {
 	if err := JUnit(sum).WriteFile(sum.JUnit); err != nil {
 		return err
 	}
-	if err := os.WriteFile(sum.Markdown, []byte(Markdown(sum)), 0o644); err != nil {
+	if err := atomicfile.WriteFile(sum.Markdown, []byte(Markdown(sum)), 0o644); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(p.dir, "summary.json"), append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(p.dir, "summary.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	latest := filepath.Join(p.s.WorkPath(), "ci", "latest")

@@ -261,6 +261,17 @@ func (s *Settings) Abs(p string) string {
 	return filepath.Join(s.Root, p)
 }
 
+// KeyName names file f in content hashes: relative to the root, with
+// slashes, so two clones of the same commit agree; a file outside the root
+// (generated Chisel output in a work directory elsewhere) by its base name,
+// its contents being what counts.
+func (s *Settings) KeyName(f string) string {
+	if r, err := filepath.Rel(s.Root, f); err == nil && filepath.IsLocal(r) {
+		return filepath.ToSlash(r)
+	}
+	return filepath.Base(f)
+}
+
 // WorkPath is the absolute work directory.
 func (s *Settings) WorkPath() string { return s.Abs(s.WorkDir) }
 

@@ -62,14 +62,7 @@ func RTLHash(s *project.Settings, d *project.Design) (string, error) {
 	}
 	h := contenthash.New()
 	h.Printf("fpgactl-rtl 1\n")
-	err = h.Files(contenthash.WithIncludes(rtl, s.IncludeDirs(d)), func(f string) string {
-		if rel, err := filepath.Rel(s.Root, f); err == nil && filepath.IsLocal(rel) {
-			return filepath.ToSlash(rel)
-		}
-		// Generated files live in the work directory, which may be outside
-		// the root; their contents are what count.
-		return filepath.Base(f)
-	})
+	err = h.Files(contenthash.WithIncludes(rtl, s.IncludeDirs(d)), s.KeyName)
 	if err != nil {
 		return "", fmt.Errorf("design %s: %w", d.Name, err)
 	}

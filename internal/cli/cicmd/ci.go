@@ -10,9 +10,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/fpgactl/fpgactl/build/record"
 	"github.com/fpgactl/fpgactl/build/run"
+	"github.com/fpgactl/fpgactl/internal/atomicfile"
 	"github.com/fpgactl/fpgactl/internal/cli/buildcmd"
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
 	"github.com/fpgactl/fpgactl/internal/pipeline"
@@ -262,15 +264,6 @@ func printSummary(w io.Writer, sum *pipeline.Summary, junitPath, mdPath string) 
 	fmt.Fprintf(w, "ci: %s in %.1fs — %d items: %d cached, %d run, %d not passed\n", sum.Status, sum.Seconds, sum.Items, sum.Cached, sum.Ran, sum.Failed)
 }
 
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
 func orDefault(v, d string) string {
 	if v != "" {
 		return v
@@ -282,7 +275,7 @@ func writeFile(path, data string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(data), 0o644)
+	return atomicfile.WriteFile(path, []byte(data), 0o644)
 }
 
 func appendFile(path, data string) error {
@@ -299,4 +292,10 @@ func owner() string {
 		return u.Username
 	}
 	return os.Getenv("USER")
+}
+
+// firstLine is a message's first line, for one-line listings.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
