@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fpgactl/fpgactl/internal/chisel"
+	"github.com/fpgactl/fpgactl/internal/gitinfo"
 	"github.com/fpgactl/fpgactl/internal/junit"
 	"github.com/fpgactl/fpgactl/internal/results"
 	"github.com/fpgactl/fpgactl/sim/board"
@@ -279,8 +280,8 @@ func (r *FunctionalResult) JUnit() *junit.Suites {
 // RecordResults keeps the verdict of a complete suite run per width
 // (internal/results), named by the RTL it ran on, so a release can require
 // it. Call it only when res covers every scenario: a partial run says
-// nothing about the suite.
-func (e *Env) RecordResults(ctx context.Context, res *FunctionalResult, by string) error {
+// nothing about the suite. head is the work tree the suite ran on.
+func (e *Env) RecordResults(ctx context.Context, res *FunctionalResult, by string, head gitinfo.Head) error {
 	d, err := e.Design()
 	if err != nil {
 		return err
@@ -297,9 +298,7 @@ func (e *Env) RecordResults(ctx context.Context, res *FunctionalResult, by strin
 	for _, sr := range res.Scenarios {
 		r := perWidth[sr.Width]
 		if r == nil {
-			rec := results.Now(ctx, e.Settings.Root, results.KindFunctional)
-			rec.Design, rec.Width, rec.RTLHash, rec.By = d.Name, sr.Width, rtlHash, by
-			r = &rec
+			r = &results.Record{Kind: results.KindFunctional, Design: d.Name, Width: sr.Width, RTLHash: rtlHash, Head: head, By: by, Time: time.Now().UTC()}
 			perWidth[sr.Width] = r
 			widths = append(widths, sr.Width)
 		}

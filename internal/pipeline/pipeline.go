@@ -169,6 +169,10 @@ type pipe struct {
 	vers  map[string]*toolVersion
 	steps []*Step
 
+	topOnce   sync.Once
+	topDigest string
+	topErr    error
+
 	archiveOnce sync.Once
 	archive     string
 	archiveErr  error

@@ -261,11 +261,7 @@ func (p *pipe) functionalStep(w int) func(context.Context, *Step) error {
 			return err
 		}
 		d := p.boardDesign()
-		rtlFiles, err := p.topClosure(d)
-		if err != nil {
-			return err
-		}
-		rtl, err := p.digest(rtlFiles)
+		rtl, err := p.topRTL()
 		if err != nil {
 			return err
 		}
@@ -350,12 +346,25 @@ func (p *pipe) functionalStep(w int) func(context.Context, *Step) error {
 				}
 				res.Scenarios = append(res.Scenarios, harness.ScenarioResult{Name: it.Name, Width: w, Status: status, Frames: it.Frames, Mismatches: it.Mismatches})
 			}
-			if err := (&harness.Env{Settings: p.s}).RecordResults(ctx, res, "fpgactl ci"); err != nil {
+			if err := (&harness.Env{Settings: p.s}).RecordResults(ctx, res, "fpgactl ci", p.head); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+}
+
+// topRTL names by content the board design's top module's file and every
+// file it reaches; the functional steps of all widths share it.
+func (p *pipe) topRTL() (string, error) {
+	p.topOnce.Do(func() {
+		files, err := p.topClosure(p.boardDesign())
+		if err == nil {
+			p.topDigest, err = p.digest(files)
+		}
+		p.topErr = err
+	})
+	return p.topDigest, p.topErr
 }
 
 // topClosure is the design's top module's file and every file it reaches.

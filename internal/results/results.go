@@ -11,7 +11,6 @@
 package results
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,9 +114,4 @@ func Find(workDir, kind, design string, width int, rtlHash string) (*Record, err
 		return nil, fmt.Errorf("%s: %w (delete the file; the next run of the suite writes it again)", p, err)
 	}
 	return &r, nil
-}
-
-// Now is a Record of kind stamped with the work tree's commit and the time.
-func Now(ctx context.Context, root, kind string) Record {
-	return Record{Kind: kind, Head: gitinfo.Read(ctx, root), Time: time.Now().UTC()}
 }

@@ -142,8 +142,8 @@ func New(t testing.TB, o Options) *Fixture {
 		t.Fatal(err)
 	}
 	if !o.NoResults {
-		r := results.Now(ctx, f.Root, results.KindFunctional)
-		r.Design, r.Width, r.RTLHash, r.Passed, r.Frames, r.By = "pf_filter", 64, RTLHash, 26, 50412, "fpgactl test functional"
+		r := results.Record{Kind: results.KindFunctional, Head: gitinfo.Read(ctx, f.Root), Time: time.Now().UTC(),
+			Design: "pf_filter", Width: 64, RTLHash: RTLHash, Passed: 26, Frames: 50412, By: "fpgactl test functional"}
 		if o.Results != nil {
 			o.Results(&r)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fpgactl/fpgactl/internal/cli/cmdutil"
+	"github.com/fpgactl/fpgactl/internal/gitinfo"
 	"github.com/fpgactl/fpgactl/internal/harness"
 	"github.com/fpgactl/fpgactl/tests/harness/scenario"
 	"github.com/spf13/cobra"
@@ -119,7 +120,7 @@ func RunFunctional(ctx context.Context, opts *FunctionalOptions) error {
 	}
 	// Only a run of the whole suite is a verdict a release can rely on.
 	if len(opts.Scenarios) == 0 && opts.Dir == harness.ScenarioDir {
-		if err := env.RecordResults(ctx, res, "fpgactl test functional"); err != nil {
+		if err := env.RecordResults(ctx, res, "fpgactl test functional", gitinfo.Read(ctx, s.Root)); err != nil {
 			return err
 		}
 	}
