@@ -295,17 +295,12 @@ func artifacts(s *project.Settings, design string, seed record.SeedResult) ([]fi
 		for n := 2; used[name]; n++ { // two reports of one base name
 			name = fmt.Sprintf("%s%d-%s", ArtifactsDir, n, x.name)
 		}
-		f, err := os.Open(x.path)
+		n, sum, err := contenthash.FileSHA256(x.path)
 		if err != nil {
 			if i > 0 && errors.Is(err, fs.ErrNotExist) {
 				continue // a report that was cleaned up is not worth refusing the release
 			}
 			return nil, fmt.Errorf("bitstream of seed %d: %w; rebuild", seed.Seed, err)
-		}
-		n, sum, err := contenthash.ReaderSHA256(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", x.path, err)
 		}
 		if x.kind == KindBitstream && n == 0 {
 			return nil, fmt.Errorf("bitstream %s is empty; rebuild", x.path)

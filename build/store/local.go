@@ -160,16 +160,13 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Object, error) {
 		if !d.Type().IsRegular() || !strings.HasPrefix(p, prefix) || isTemp(path.Base(p)) {
 			return nil
 		}
-		f, err := root.Open(p)
+		// Names, sizes and times only, as Swift's listing gives: hashing
+		// every artifact to list releases would read the whole store.
+		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		o, err := describe(ctx, p, f)
-		if err != nil {
-			return err
-		}
-		out = append(out, o)
+		out = append(out, Object{Name: p, Size: fi.Size(), Modified: fi.ModTime().UTC()})
 		return nil
 	})
 	if err != nil {
