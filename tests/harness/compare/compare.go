@@ -214,13 +214,24 @@ func Compare(in Input) (*Report, error) {
 	// built the first time one needs it.
 	var byData map[string][]int
 	used := make([]bool, len(in.Sent))
-	take := func(q []int) int { // first unused position in q
+	// take is the first unused position in q whose frame could have come
+	// out (expected to pass, or a police verdict the harness cannot time),
+	// else the first unused one: a received copy of two identical frames,
+	// one dropped and one passed, is the passed one.
+	take := func(q []int) int {
+		first := -1
 		for _, p := range q {
-			if !used[p] {
+			if used[p] {
+				continue
+			}
+			if r.Expected[p].Verdict.Pass || r.policeDecided[p] {
 				return p
 			}
+			if first < 0 {
+				first = p
+			}
 		}
-		return -1
+		return first
 	}
 	pairs := make([]int, len(in.Received)) // sent position per received frame, -1 = none
 	var lat []int64

@@ -317,6 +317,21 @@ func TestReorderedAndJunk(t *testing.T) {
 }
 
 // Frames without an ID trailer are paired by their bytes.
+// Two identical frames, the first dropped by a rule and the second passed
+// because it carries a MAC error (malformed: pass): the one frame that comes
+// out is the second, not an unexpected first and a missing second (found
+// by the differential fuzzer, seed 5211510453129930).
+func TestIdenticalFramesPairWithTheExpectedPass(t *testing.T) {
+	tab := table(t, "default: pass\nmalformed: pass\nrules:\n  - name: all\n    action: drop\n")
+	data := bytes.Repeat([]byte{0x02, 0, 0, 0, 0, 1}, 12)
+	r := mustCompare(t, Input{Table: tab,
+		Sent:     []Sent{{Index: 0, Data: data}, {Index: 1, Data: data, MACError: true}},
+		Received: []Received{{Data: data}}})
+	if r.ExpectedPass != 1 || !r.Passed() {
+		t.Fatalf("expected pass %d, mismatches %+v", r.ExpectedPass, r.Mismatches)
+	}
+}
+
 func TestByteMatching(t *testing.T) {
 	fx := newFixture(t, rulesYAML, profile.Options{Seed: 2, Frames: 40, Sizes: profile.SizeSpec{Fixed: 60},
 		Mix: []profile.MixEntry{{Kind: "legit-tcp", Weight: 3}, {Kind: "syn-flood", Weight: 1}}})
